@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Project tasks that need nothing but python3: build the book, run the tests, re-execute notebooks.
+
+    python3 tasks.py book        # venv + pinned lock, execute every notebook, strict HTML build
+    python3 tasks.py test        # venv + pinned lock, then the whole test suite
+    python3 tasks.py notebooks   # re-execute every notebook in place, outputs stored reproducibly
+    python3 tasks.py pdf         # PDF handout at _build/pdf/book.pdf
+    python3 tasks.py bench       # benchmarks (installs the [bench] extra: CPU PyTorch, TensorLy)
+    python3 tasks.py lab         # open the notebooks in JupyterLab
+    python3 tasks.py lock        # regenerate requirements/lock.txt from pyproject.toml's pins
+    python3 tasks.py clean       # remove _build and caches (keeps .venv)
+
+The Makefile's targets of the same names call this script.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+LOCK = ROOT / "requirements" / "lock.txt"
+STAMP = VENV / ".lrconv-lock.sha256"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+NOTEBOOK_TIMEOUT = 300
+
+
+def run(*cmd: str | os.PathLike, **kw) -> None:
+    """Run a command from the repository root; exit with its code if it fails."""
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    code = subprocess.call([str(c) for c in cmd], cwd=ROOT, **kw)
+    if code:
+        sys.exit(code)
+
+
+def _lock_digest() -> str:
+    h = hashlib.sha256(LOCK.read_bytes())
+    h.update((ROOT / "pyproject.toml").read_bytes())
+    return h.hexdigest()
+
+
+def ensure_venv() -> None:
+    """Create .venv and install the pinned lock plus lrconv (editable), once per lock change."""
+    if PY.exists() and STAMP.exists() and STAMP.read_text().strip() == _lock_digest():
+        return
+    if not PY.exists():
+        print(f"Creating the virtual environment in {VENV} ...", flush=True)
+        venv.create(VENV, with_pip=True)
+    run(PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", LOCK)
+    run(PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", "-e", ".")
+    STAMP.write_text(_lock_digest() + "\n")
+
+
+def tool(name: str) -> Path:
+    return BIN / name
+
+
+def build_html() -> None:
+    """Execute every notebook (forced, see _config.yml) and build HTML; any warning fails."""
+    ensure_venv()
+    shutil.rmtree(ROOT / "_build" / ".jupyter_cache", ignore_errors=True)
+    run(tool("jupyter-book"), "build", ".", "-W", "-n", "--keep-going")
+    print(f"\nThe book is built. Open {ROOT / '_build' / 'html' / 'index.html'} in a browser.")
+
+
+def book(_args: list[str]) -> None:
+    build_html()
+
+
+def test(args: list[str]) -> None:
+    ensure_venv()
+    run(PY, "-m", "pytest", "--nbval", "--nbval-cell-timeout=300", *args)
+
+
+def notebooks(args: list[str]) -> None:
+    """Re-execute notebooks in place (all in book/ by default) and normalise their metadata."""
+    ensure_venv()
+    paths = [Path(a) for a in args] or sorted((ROOT / "book").glob("[0-9]*.ipynb"))
+    for nb in paths:
+        run(
+            tool("jupyter"), "nbconvert", "--to", "notebook", "--execute", "--inplace",
+            "--ExecutePreprocessor.record_timing=False",
+            f"--ExecutePreprocessor.timeout={NOTEBOOK_TIMEOUT}",
+            "--ExecutePreprocessor.kernel_name=python3",
+            nb,
+        )
+        normalise_notebook(ROOT / nb)
+
+
+_WIDGET_ID = re.compile(r"\b[0-9a-f]{32}\b")
+
+
+def normalise_notebook(path: Path) -> None:
+    """Make a freshly executed notebook byte-stable: renumber widget model ids, drop widget state."""
+    text = path.read_text()
+    ids: dict[str, str] = {}
+
+    def renumber(m: re.Match[str]) -> str:
+        return ids.setdefault(m.group(0), f"{len(ids) + 1:032x}")
+
+    nb = json.loads(_WIDGET_ID.sub(renumber, text))
+    nb.get("metadata", {}).pop("widgets", None)
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
+def pdf(_args: list[str]) -> None:
+    ensure_venv()
+    run(PY, str(ROOT / "tests" / "pdf_build.py"))
+
+
+def bench(args: list[str]) -> None:
+    ensure_venv()
+    run(PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-e", ".[bench]")
+    run(PY, str(ROOT / "benchmarks" / "run_all.py"), *args)
+
+
+def lab(_args: list[str]) -> None:
+    ensure_venv()
+    run(tool("jupyter"), "lab", "book/")
+
+
+def lock(_args: list[str]) -> None:
+    """Resolve pyproject.toml's pins ([book] and [test] extras) in a scratch venv and freeze."""
+    with tempfile.TemporaryDirectory() as tmp:
+        venv.create(tmp, with_pip=True)
+        py = Path(tmp) / "bin" / "python"
+        run(py, "-m", "pip", "install", "-q", ".[book,test]")
+        frozen = subprocess.run(
+            [str(py), "-m", "pip", "freeze", "--exclude", "lrconv"],
+            check=True, capture_output=True, text=True,
+        ).stdout
+    LOCK.write_text(
+        "# The pinned environment: generated by `python3 tasks.py lock` from pyproject.toml.\n"
+        + "".join(sorted(frozen.splitlines(keepends=True), key=str.lower))
+    )
+
+
+def clean(_args: list[str]) -> None:
+    for p in ["_build", ".pytest_cache", ".hypothesis", ".ruff_cache", "lrconv.egg-info"]:
+        shutil.rmtree(ROOT / p, ignore_errors=True)
+
+
+TASKS = {f.__name__: f for f in (book, test, notebooks, pdf, bench, lab, lock, clean)}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in TASKS:
+        print(__doc__)
+        sys.exit(2)
+    TASKS[sys.argv[1]](sys.argv[2:])
