@@ -97,18 +97,15 @@ def notebooks(args: list[str]) -> None:
         normalise_notebook(ROOT / nb)
 
 
-_WIDGET_ID = re.compile(r"\b[0-9a-f]{32}\b")
+_MODEL_ID = re.compile(r'"model_id": "([0-9a-f]{32})"')
 
 
 def normalise_notebook(path: Path) -> None:
-    """Make a freshly executed notebook byte-stable: renumber widget model ids, drop widget state."""
+    """Make a freshly executed notebook byte-stable: renumber widget ids, drop widget state."""
     text = path.read_text()
-    ids: dict[str, str] = {}
-
-    def renumber(m: re.Match[str]) -> str:
-        return ids.setdefault(m.group(0), f"{len(ids) + 1:032x}")
-
-    nb = json.loads(_WIDGET_ID.sub(renumber, text))
+    for n, model_id in enumerate(dict.fromkeys(_MODEL_ID.findall(text)), start=1):
+        text = text.replace(model_id, f"{n:032x}")
+    nb = json.loads(text)
     nb.get("metadata", {}).pop("widgets", None)
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
