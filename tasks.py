@@ -107,7 +107,7 @@ def normalise_notebook(path: Path) -> None:
         text = text.replace(model_id, f"{n:032x}")
     nb = json.loads(text)
     nb.get("metadata", {}).pop("widgets", None)
-    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def pdf(_args: list[str]) -> None:
