@@ -77,3 +77,165 @@ def run_check(
             err = float(np.max(np.abs(got_arr - want_arr)))
             return CheckResult(False, f"{what}: case {i} is off by up to {err:.3g}.")
     return CheckResult(True, f"{what}: all {len(cases)} cases match.")
+
+
+def check_cross_correlation(func: Callable[..., object]) -> CheckResult:
+    """Chapter 1: ``func(x, k)`` must return the valid cross-correlation of the 2-D arrays
+    ``x`` (H, W) and ``k`` (kh, kw), stride 1, no padding, shape (H - kh + 1, W - kw + 1)."""
+    from lrconv.conv import conv2d
+    from lrconv.data import seed_example
+
+    rng = np.random.default_rng(1)
+    ex = seed_example()
+    cases = [
+        ((ex.X, ex.K), {}),
+        ((rng.normal(size=(4, 6)), rng.normal(size=(2, 3))), {}),
+        ((rng.normal(size=(5, 3)), rng.normal(size=(3, 1))), {}),
+        ((rng.normal(size=(3, 3)), rng.normal(size=(3, 3))), {}),
+    ]
+    return run_check(func, cases, lambda x, k: conv2d(x, k),
+                     what="cross-correlation (no kernel flip)")
+
+
+def check_two_passes(func: Callable[..., object]) -> CheckResult:
+    """Chapter 2: ``func(x, a, b)`` must filter the columns of the 2-D array ``x`` with ``a``
+    (vertical pass), then the rows of the result with ``b`` (horizontal pass); the result
+    equals the cross-correlation of ``x`` with the rank-one kernel ``outer(a, b)``."""
+    from lrconv.conv import conv2d
+    from lrconv.data import seed_example
+
+    rng = np.random.default_rng(2)
+    ex = seed_example()
+    cases = [
+        ((ex.X, ex.a1, ex.b1), {}),
+        ((rng.normal(size=(6, 5)), rng.normal(size=3), rng.normal(size=2)), {}),
+        ((rng.normal(size=(4, 7)), rng.normal(size=1), rng.normal(size=4)), {}),
+    ]
+    return run_check(func, cases, lambda x, a, b: conv2d(x, np.outer(a, b)),
+                     what="vertical pass with a, then horizontal pass with b")
+
+
+def check_rank_r_approximation(func: Callable[..., object]) -> CheckResult:
+    """Chapter 3: ``func(kernel, rank)`` must return the best rank-``rank`` approximation of the
+    2-D ``kernel`` (the sum of its ``rank`` leading SVD terms), with the kernel's shape."""
+    from lrconv.kernels import classic_kernels
+    from lrconv.separable import low_rank_kernel
+
+    rng = np.random.default_rng(3)
+    kernels = classic_kernels()
+    cases = [
+        ((kernels["Laplacian 8"], 1), {}),
+        ((kernels["random"], 2), {}),
+        ((kernels["disk"], 3), {}),
+        ((rng.normal(size=(4, 6)), 2), {}),
+        ((rng.normal(size=(5, 2)), 1), {}),
+        ((rng.normal(size=(3, 3)), 3), {}),
+    ]
+    return run_check(func, cases, low_rank_kernel,
+                     what="best rank-r approximation (leading singular values)")
+
+
+def check_cp_stages(func: Callable[..., object]) -> CheckResult:
+    """Chapter 4: ``func(x, factors)`` must run the four CP stages (1x1 ``C_in -> R``, vertical
+    ``kh x 1`` per channel, horizontal ``1 x kw`` per channel, 1x1 ``R -> C_out``) on one image
+    ``x`` of shape ``(C_in, H, W)``, stride 1 and no padding; the result equals the valid
+    convolution with ``cp_to_kernel(factors)``, shape ``(C_out, H - kh + 1, W - kw + 1)``."""
+    from lrconv.conv import conv2d
+    from lrconv.decompose import CPFactors, cp_to_kernel
+
+    rng = np.random.default_rng(4)
+
+    def factors(c_out: int, c_in: int, kh: int, kw: int, rank: int) -> CPFactors:
+        return CPFactors(rng.normal(size=(c_out, rank)), rng.normal(size=(c_in, rank)),
+                         rng.normal(size=(kh, rank)), rng.normal(size=(kw, rank)))
+
+    cases = [
+        ((rng.normal(size=(2, 5, 5)), factors(2, 2, 3, 3, 2)), {}),
+        ((rng.normal(size=(3, 6, 7)), factors(4, 3, 3, 2, 3)), {}),  # kh != kw
+        ((rng.normal(size=(1, 4, 6)), factors(2, 1, 1, 4, 1)), {}),
+        ((rng.normal(size=(4, 5, 4)), factors(1, 4, 2, 3, 5)), {}),  # R above every mode size
+    ]
+    return run_check(func, cases, lambda x, f: conv2d(x, cp_to_kernel(f)),
+                     what="four CP stages equal the convolution with the CP kernel")
+
+
+def check_tucker2_hosvd(func: Callable[..., object]) -> CheckResult:
+    """Chapter 5: ``func(kernel, ranks)`` must return the truncated HOSVD of a 4-D ``kernel`` as
+    ``Tucker2Factors(core, out, inp)`` (or a ``(core, out, inp)`` tuple): ``out`` the ``R_out``
+    leading left singular vectors of ``unfold(kernel, 0)``, ``inp`` the ``R_in`` leading ones of
+    ``unfold(kernel, 1)``, ``core = einsum('oihw,oa,ib->abhw', kernel, out, inp)``. Checked
+    through the kernel it rebuilds, which does not depend on the signs of singular vectors."""
+    from lrconv.decompose import tucker2_decompose, tucker2_to_kernel
+
+    rng = np.random.default_rng(5)
+    cases = [
+        ((rng.normal(size=(4, 3, 3, 3)), (2, 2)), {}),
+        ((rng.normal(size=(5, 4, 3, 2)), (1, 3)), {}),
+        ((rng.normal(size=(6, 2, 1, 3)), (4, 1)), {}),
+        ((rng.normal(size=(3, 5, 2, 2)), (3, 5)), {}),  # full ranks: exact
+    ]
+
+    def rebuilt(kernel: np.ndarray, ranks: tuple[int, int]) -> np.ndarray:
+        return tucker2_to_kernel(tuple(func(kernel, ranks)))
+
+    def reference(kernel: np.ndarray, ranks: tuple[int, int]) -> np.ndarray:
+        return tucker2_to_kernel(tucker2_decompose(kernel, ranks, max_iter=0))
+
+    return run_check(rebuilt, cases, reference,
+                     what="Tucker-2 by truncated HOSVD (kernel rebuilt from your factors)")
+
+
+def check_cp_inp_grad(func: Callable[..., object]) -> CheckResult:
+    """Chapter 7: ``func(grad_kernel, out, vertical, horizontal)`` must return ``dL/d inp`` of a
+    CP layer, shape ``(C_in, R)``, given ``grad_kernel = dL/dK`` of shape ``(C_out, C_in, kh, kw)``
+    and the other three factors: ``sum_{o, h, w} G[o, i, h, w] out[o, r] vertical[h, r]
+    horizontal[w, r]`` (the chain rule through ``K = cp_to_kernel(factors)``)."""
+    rng = np.random.default_rng(7)
+
+    def case(c_out: int, c_in: int, kh: int, kw: int, rank: int) -> tuple[tuple, dict]:
+        return (rng.normal(size=(c_out, c_in, kh, kw)), rng.normal(size=(c_out, rank)),
+                rng.normal(size=(kh, rank)), rng.normal(size=(kw, rank))), {}
+
+    def reference(g, out, vertical, horizontal):
+        return np.einsum("oihw,or,hr,wr->ir", g, out, vertical, horizontal)
+
+    cases = [case(4, 3, 3, 3, 2), case(5, 2, 3, 1, 3), case(2, 6, 2, 4, 1), case(3, 3, 3, 3, 7)]
+    return run_check(func, cases, reference, what="gradient of the loss with respect to inp")
+
+
+def check_merge_locon(func: Callable[..., object]) -> CheckResult:
+    """Chapter 8: ``func(kernel, down, up, scale)`` must return the merged kernel
+    ``kernel + scale * einsum('or,rihw->oihw', up, down)`` of a LoCon update: ``kernel`` of shape
+    ``(C_out, C_in, kh, kw)``, ``down`` ``(r, C_in, kh, kw)`` (a ``kh x kw`` convolution to ``r``
+    channels), ``up`` ``(C_out, r)`` (a 1x1 convolution back to ``C_out``)."""
+    rng = np.random.default_rng(8)
+
+    def case(c_out: int, c_in: int, kh: int, kw: int, rank: int, scale: float) -> tuple:
+        return (rng.normal(size=(c_out, c_in, kh, kw)), rng.normal(size=(rank, c_in, kh, kw)),
+                rng.normal(size=(c_out, rank)), scale), {}
+
+    def reference(kernel, down, up, scale):
+        return kernel + scale * np.einsum("or,rihw->oihw", up, down)
+
+    zero_up = case(3, 2, 3, 3, 2, 1.0)
+    zero_up[0][2][...] = 0.0  # the update at the start of training: nothing changes
+    cases = [case(4, 3, 3, 3, 2, 1.0), case(5, 2, 3, 1, 1, 0.5), case(2, 4, 2, 3, 3, 2.0),
+             case(6, 1, 3, 3, 4, 0.25), zero_up]
+    return run_check(func, cases, reference, what="merged LoCon kernel K + scale * up @ down")
+
+
+def check_cp_break_even(func: Callable[..., object]) -> CheckResult:
+    """Chapter 6: ``func(c_in, c_out, kh, kw, h, w, stride, padding)`` must return the largest
+    CP rank ``R`` whose layer needs strictly fewer MACs than the dense layer, counted as in
+    :mod:`lrconv.cost` (0 when no rank is cheaper)."""
+    from lrconv.cost import conv_cost, cp_cost
+
+    def reference(c_in, c_out, kh, kw, h, w, stride, padding):
+        dense = conv_cost(c_in, c_out, kh, kw, h, w, stride=stride, padding=padding).macs
+        per_rank = cp_cost(c_in, c_out, kh, kw, h, w, 1, stride=stride, padding=padding).macs
+        return (dense - 1) // per_rank  # CP MACs grow exactly linearly in the rank
+
+    cases = [((128, 128, 3, 3, 32, 32, 1, 1), {}), ((3, 64, 3, 3, 32, 32, 1, 1), {}),
+             ((16, 32, 5, 5, 20, 20, 2, 2), {}), ((64, 64, 3, 3, 56, 56, 1, 1), {}),
+             ((1, 1, 3, 3, 8, 8, 1, 0), {}), ((8, 8, 3, 3, 10, 10, 1, 1), {})]
+    return run_check(func, cases, reference, what="CP break-even rank", atol=0.0)

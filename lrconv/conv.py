@@ -1,0 +1,232 @@
+"""Direct convolution (cross-correlation, as in deep learning) through BLAS.
+
+Introduced in chapter 1 (one window by hand, then the whole map, stride, padding and many
+channels); chapters 4 and 6 run the factorized layers with :func:`depthwise_conv2d` and
+:func:`pointwise_conv2d`.
+
+Shapes follow PyTorch: kernels ``(C_out, C_in, kh, kw)``, inputs ``(C_in, H, W)`` or batched
+``(N, C_in, H, W)``; a 2-D input ``(H, W)`` with a 2-D kernel ``(kh, kw)`` is the single-channel
+case. The kernel is not flipped. With stride ``(sh, sw)`` and zero padding ``(ph, pw)`` the
+output has ``H' = (H + 2 ph - kh) // sh + 1`` rows and ``W' = (W + 2 pw - kw) // sw + 1``
+columns.
+
+Data types: the result has the common floating type of the arguments (``np.result_type``), so
+float32 stays float32 and float64 stays float64; integer arguments are promoted to float64 (the
+seed's integer example gives ``-2.0``). NaN and infinity propagate as in numpy arithmetic.
+
+How :func:`conv2d` reaches BLAS without a loop over pixels: for each kernel tap ``(i, j)`` the
+input pixels that the tap meets in every window form one strided view of the padded input,
+``xp[:, :, i::sh, j::sw]`` cut to ``H' x W'``. Stacking the ``kh * kw`` views (a block copy, the
+"im2col" matrix of shape ``(C_in kh kw, N H' W')``) turns the whole layer into one matrix product
+with the kernel seen as a ``(C_out, C_in kh kw)`` matrix. Large batches are processed a block
+of images at a time so that the stacked copy stays small.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lrconv._validate import as_array, check_ndim, check_pair
+
+__all__ = ["conv2d", "depthwise_conv2d", "pointwise_conv2d"]
+
+Pair = int | tuple[int, int]
+
+# About the largest im2col block (elements) built at once; bigger batches go in blocks of images.
+_CHUNK_ELEMENTS = 1 << 22
+
+
+def _float_dtype(*arrays: np.ndarray) -> np.dtype:
+    """The common floating type of ``arrays``; integers promote to float64."""
+    dtype = np.result_type(*arrays)
+    return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
+
+
+def _output_size(
+    x_shape: tuple[int, ...], kh: int, kw: int, stride: tuple[int, int],
+    padding: tuple[int, int], kernel_shape: tuple[int, ...],
+) -> tuple[int, int]:
+    """Output rows and columns; ``ValueError`` if the kernel exceeds the padded input."""
+    if kh < 1 or kw < 1:
+        raise ValueError(f"kernel must have spatial size at least 1 x 1; received kernel of "
+                         f"shape {kernel_shape}")
+    hp, wp = x_shape[-2] + 2 * padding[0], x_shape[-1] + 2 * padding[1]
+    if kh > hp or kw > wp:
+        raise ValueError(
+            f"kernel ({kh} x {kw}, shape {kernel_shape}) is larger than the padded input "
+            f"({hp} x {wp}); received x of shape {x_shape} and padding {padding}"
+        )
+    return (hp - kh) // stride[0] + 1, (wp - kw) // stride[1] + 1
+
+
+def _batched(arr: np.ndarray) -> np.ndarray:
+    """A 3-D ``(C, H, W)`` array as ``(1, C, H, W)``; 4-D arrays unchanged."""
+    return arr[None] if arr.ndim == 3 else arr
+
+
+def conv2d(x: object, kernel: object, *, stride: Pair = 1, padding: Pair = 0) -> np.ndarray:
+    """Cross-correlate ``x`` with ``kernel`` (a convolutional layer without bias).
+
+    Introduced in chapter 1.
+
+    Parameters
+    ----------
+    x : array_like, shape (H, W), (C_in, H, W) or (N, C_in, H, W)
+        Input. A 2-D input needs a 2-D kernel and vice versa.
+    kernel : array_like, shape (kh, kw) or (C_out, C_in, kh, kw)
+        Weights; not flipped.
+    stride : int or (int, int), optional
+        Step between windows, at least 1 (rows, columns).
+    padding : int or (int, int), optional
+        Zeros added on both sides of each spatial axis, at least 0 (rows, columns).
+
+    Returns
+    -------
+    ndarray, shape (H', W'), (C_out, H', W') or (N, C_out, H', W')
+        ``out[n, o, r, c] = sum_{i, h, w} kernel[o, i, h, w] * xp[n, i, r*sh + h, c*sw + w]``
+        with ``xp`` the zero-padded input.
+
+    Raises
+    ------
+    TypeError
+        Non-numeric, bool or complex arrays; stride or padding not integers.
+    ValueError
+        Wrong number of dimensions, channel mismatch, stride < 1, padding < 0, a kernel larger
+        than the padded input.
+
+    Examples
+    --------
+    >>> x = [[1, 2, 3], [0, 1, 2], [3, 0, 1]]
+    >>> conv2d(x, [[1, 0, -1]] * 3)
+    array([[-2.]])
+    """
+    xa = as_array(x, "x")
+    ka = as_array(kernel, "kernel")
+    check_ndim(xa, "x", (2, 3, 4), "(H, W), (C_in, H, W) or (N, C_in, H, W)")
+    check_ndim(ka, "kernel", (2, 4), "(kh, kw) or (C_out, C_in, kh, kw)")
+    if (xa.ndim == 2) != (ka.ndim == 2):
+        raise ValueError(
+            f"a 2-D x (H, W) needs a 2-D kernel (kh, kw), and a 2-D kernel needs a 2-D x; "
+            f"received x of shape {xa.shape} and kernel of shape {ka.shape}"
+        )
+    sh, sw = check_pair(stride, "stride", 1)
+    ph, pw = check_pair(padding, "padding", 0)
+    single = xa.ndim == 2
+    if single:
+        xa, ka = xa[None, None], ka[None, None]
+    if xa.shape[-3] != ka.shape[1]:
+        raise ValueError(
+            f"x has {xa.shape[-3]} channels but kernel expects C_in = {ka.shape[1]}; received "
+            f"x of shape {xa.shape} and kernel of shape {ka.shape} (C_out, C_in, kh, kw)"
+        )
+    c_out, c_in, kh, kw = ka.shape
+    ho, wo = _output_size(xa.shape, kh, kw, (sh, sw), (ph, pw), ka.shape)
+    dtype = _float_dtype(xa, ka)
+    xb = _batched(xa)
+    n, _, h, w = xb.shape
+    xp = np.zeros((c_in, n, h + 2 * ph, w + 2 * pw), dtype=dtype)
+    xp[:, :, ph:ph + h, pw:pw + w] = xb.transpose(1, 0, 2, 3)
+    rows = kh * kw * c_in
+    weights = ka.reshape(c_out, rows).astype(dtype, copy=False)  # no copy if already float
+    out = np.empty((n, c_out, ho, wo), dtype=dtype)
+    step = max(1, _CHUNK_ELEMENTS // max(1, rows * ho * wo))  # images per block
+    for first in range(0, n, step):
+        last = min(n, first + step)
+        cols = np.empty((c_in, kh, kw, last - first, ho, wo), dtype=dtype)
+        for i in range(kh):
+            for j in range(kw):
+                cols[:, i, j] = xp[:, first:last, i:i + sh * (ho - 1) + 1:sh,
+                                   j:j + sw * (wo - 1) + 1:sw]
+        block = weights @ cols.reshape(rows, -1)
+        out[first:last] = block.reshape(c_out, last - first, ho, wo).transpose(1, 0, 2, 3)
+    if single:
+        return out[0, 0]
+    return out if xa.ndim == 4 else out[0]
+
+
+def depthwise_conv2d(
+    x: object, kernel: object, *, stride: Pair = 1, padding: Pair = 0
+) -> np.ndarray:
+    """Cross-correlate each channel of ``x`` with its own 2-D filter (``groups = C``).
+
+    Introduced in chapter 4 (the vertical and horizontal CP stages).
+
+    Parameters
+    ----------
+    x : array_like, shape (C, H, W) or (N, C, H, W)
+    kernel : array_like, shape (C, kh, kw)
+        ``kernel[c]`` filters channel ``c``.
+    stride, padding : int or (int, int), optional
+        As for :func:`conv2d`.
+
+    Returns
+    -------
+    ndarray, shape (C, H', W') or (N, C, H', W')
+        ``out[n, c] = conv2d(x[n, c], kernel[c])`` for every channel.
+    """
+    xa = as_array(x, "x")
+    ka = as_array(kernel, "kernel")
+    check_ndim(xa, "x", (3, 4), "(C, H, W) or (N, C, H, W)")
+    check_ndim(ka, "kernel", (3,), "(C, kh, kw)")
+    sh, sw = check_pair(stride, "stride", 1)
+    ph, pw = check_pair(padding, "padding", 0)
+    if xa.shape[-3] != ka.shape[0]:
+        raise ValueError(
+            f"x has {xa.shape[-3]} channels but kernel has {ka.shape[0]} filters (C, kh, kw); "
+            f"received x of shape {xa.shape} and kernel of shape {ka.shape}"
+        )
+    _, kh, kw = ka.shape
+    ho, wo = _output_size(xa.shape, kh, kw, (sh, sw), (ph, pw), ka.shape)
+    dtype = _float_dtype(xa, ka)
+    xb = _batched(xa)
+    n, c, h, w = xb.shape
+    xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=dtype)
+    xp[:, :, ph:ph + h, pw:pw + w] = xb
+    k = ka.astype(dtype, copy=False)
+    out = np.zeros((n, c, ho, wo), dtype=dtype)
+    part = np.empty_like(out)
+    for i in range(kh):
+        for j in range(kw):
+            window = xp[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]
+            np.multiply(window, k[:, i, j, None, None], out=part)
+            out += part
+    return out if xa.ndim == 4 else out[0]
+
+
+def pointwise_conv2d(x: object, weight: object) -> np.ndarray:
+    """A 1x1 convolution: mix channels at every pixel.
+
+    Introduced in chapter 4 (the first and last CP stages).
+
+    Parameters
+    ----------
+    x : array_like, shape (C_in, H, W) or (N, C_in, H, W)
+    weight : array_like, shape (C_out, C_in) or (C_out, C_in, 1, 1)
+
+    Returns
+    -------
+    ndarray, shape (C_out, H, W) or (N, C_out, H, W)
+        ``out[n, o] = sum_i weight[o, i] * x[n, i]``.
+    """
+    xa = as_array(x, "x")
+    wa = as_array(weight, "weight")
+    check_ndim(xa, "x", (3, 4), "(C_in, H, W) or (N, C_in, H, W)")
+    check_ndim(wa, "weight", (2, 4), "(C_out, C_in) or (C_out, C_in, 1, 1)")
+    if wa.ndim == 4:
+        if wa.shape[2:] != (1, 1):
+            raise ValueError(
+                f"a 4-D weight must have shape (C_out, C_in, 1, 1); received weight of shape "
+                f"{wa.shape}"
+            )
+        wa = wa[:, :, 0, 0]
+    if xa.shape[-3] != wa.shape[1]:
+        raise ValueError(
+            f"x has {xa.shape[-3]} channels but weight expects C_in = {wa.shape[1]}; received "
+            f"x of shape {xa.shape} and weight of shape {np.shape(weight)}"
+        )
+    dtype = _float_dtype(xa, wa)
+    xb = _batched(xa).astype(dtype, copy=False)
+    n, c, h, w = xb.shape
+    out = np.matmul(wa.astype(dtype, copy=False), xb.reshape(n, c, h * w))
+    out = out.reshape(n, wa.shape[0], h, w)
+    return out if xa.ndim == 4 else out[0]

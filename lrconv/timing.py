@@ -1,0 +1,171 @@
+"""Wall-clock timing that is fair to the things it compares.
+
+Introduced in chapter 6 (cost and speed); the scripts under ``benchmarks/`` use it too.
+
+Two habits make timings on a shared machine worth comparing:
+
+- **Repeat and take the median.** One run can be slowed by anything else on the machine; the
+  median of several runs is not moved by a few slow ones.
+- **Interleave.** When ``a`` and ``b`` are compared, each round runs both, one right after the
+  other, so that a slow minute of the machine slows both. Ratios are taken round by round and
+  their median reported, which cancels much of the drift that separate timings would keep.
+
+Timings are never deterministic: the book shows them and never asserts them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
+
+import numpy as np
+
+from lrconv._validate import check_int
+
+__all__ = ["Timing", "calls_per_round", "compare", "median_time", "speedup"]
+
+
+class Timing(NamedTuple):
+    """Seconds per call of one function over several rounds.
+
+    Attributes
+    ----------
+    times : ndarray, shape (repeat,)
+        Seconds per call in each round (the mean over the ``number`` calls of that round).
+    number : int
+        Calls per round.
+    """
+
+    times: np.ndarray
+    number: int
+
+    @property
+    def median(self) -> float:
+        """Median seconds per call over the rounds."""
+        return float(np.median(self.times))
+
+    @property
+    def spread(self) -> float:
+        """Interquartile range of the rounds divided by their median (0 when stable)."""
+        q1, q3 = np.percentile(self.times, [25, 75])
+        return float((q3 - q1) / self.median) if self.median > 0 else 0.0
+
+
+def _check_callable(fn: object, name: str) -> None:
+    if not callable(fn):
+        raise TypeError(f"{name} must be callable; received {type(fn).__name__}")
+
+
+def _one_round(fn: Callable[[], object], number: int) -> float:
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
+def calls_per_round(fn: Callable[[], object], *, min_time: float = 0.02,
+                    max_number: int = 1000) -> int:
+    """Smallest power of two of calls of ``fn`` that together take at least ``min_time`` s.
+
+    Very short calls are run several times per round so that the clock's resolution and the
+    loop's overhead do not dominate. Introduced in chapter 6.
+
+    Parameters
+    ----------
+    fn : callable
+        Called without arguments.
+    min_time : float
+        Target duration of one round in seconds.
+    max_number : int
+        Upper bound on the answer.
+    """
+    _check_callable(fn, "fn")
+    max_number = check_int(max_number, "max_number", 1)
+    if not isinstance(min_time, (int, float)) or isinstance(min_time, bool) or min_time < 0:
+        raise ValueError(f"min_time must be a number >= 0; received {min_time!r}")
+    number = 1
+    while number < max_number and _one_round(fn, number) * number < min_time:
+        number *= 2
+    return min(number, max_number)
+
+
+def compare(
+    fns: Mapping[str, Callable[[], object]],
+    *,
+    repeat: int = 7,
+    number: int = 1,
+    warmup: int = 1,
+) -> dict[str, Timing]:
+    """Time several functions in interleaved rounds.
+
+    Each round calls every function ``number`` times, one function after the other; the order
+    rotates from round to round so that none of them always runs first (right after a
+    cache-cold or cache-warm neighbour). Introduced in chapter 6.
+
+    Parameters
+    ----------
+    fns : mapping of str to callable
+        Functions called without arguments, by name.
+    repeat : int
+        Number of rounds (the median is taken over them).
+    number : int
+        Calls of each function per round.
+    warmup : int
+        Untimed calls of each function before the first round (first-call allocations,
+        lazy initialisation).
+
+    Returns
+    -------
+    dict of str to Timing
+        In the order of ``fns``.
+    """
+    if not isinstance(fns, Mapping) or not fns:
+        raise TypeError(f"fns must be a non-empty mapping of names to callables; received "
+                        f"{type(fns).__name__}")
+    for name, fn in fns.items():
+        _check_callable(fn, f"fns[{name!r}]")
+    repeat = check_int(repeat, "repeat", 1)
+    number = check_int(number, "number", 1)
+    warmup = check_int(warmup, "warmup", 0)
+    names = list(fns)
+    for name in names:
+        for _ in range(warmup):
+            fns[name]()
+    times = {name: np.empty(repeat) for name in names}
+    for r in range(repeat):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            times[name][r] = _one_round(fns[name], number)
+    return {name: Timing(times[name], number) for name in names}
+
+
+def median_time(fn: Callable[[], object], repeat: int = 7, number: int = 1, *,
+                warmup: int = 1) -> float:
+    """Median seconds per call of ``fn`` over ``repeat`` rounds of ``number`` calls (chapter 6).
+
+    Parameters
+    ----------
+    fn : callable
+        Called without arguments.
+    repeat, number, warmup
+        As in :func:`compare`.
+    """
+    return compare({"fn": fn}, repeat=repeat, number=number, warmup=warmup)["fn"].median
+
+
+def speedup(baseline: Timing, other: Timing) -> float:
+    """Median over rounds of ``baseline / other``: how many times faster ``other`` is.
+
+    Both timings must come from the same :func:`compare` call, so that round ``i`` of each ran
+    at the same moment. Introduced in chapter 6.
+    """
+    for name, t in (("baseline", baseline), ("other", other)):
+        if not isinstance(t, Timing):
+            raise TypeError(f"{name} must be a Timing; received {type(t).__name__}")
+    if baseline.times.shape != other.times.shape:
+        raise ValueError(f"baseline and other must have the same number of rounds; received "
+                         f"{baseline.times.size} and {other.times.size}")
+    if np.any(other.times <= 0):
+        raise ValueError("other has a round that took no measurable time; raise number")
+    return float(np.median(baseline.times / other.times))

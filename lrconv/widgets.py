@@ -1,0 +1,156 @@
+"""Interactive explorers (ipywidgets) for readers who run the notebooks.
+
+Introduced in chapter 3. The computation behind each explorer is a pure function, tested
+directly (:func:`rank_exploration`); the widget only wires controls to it and to a figure of
+:mod:`lrconv.plotting`. A static book page cannot recompute a widget, so every chapter that shows
+an explorer also shows the same exploration as a static figure at a few settings.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+
+import numpy as np
+
+from lrconv._validate import as_array, check_finite, check_int, check_ndim
+from lrconv.conv import conv2d
+from lrconv.separable import kernel_svd, low_rank_kernel
+
+__all__ = ["kernel_rank_explorer", "rank_exploration", "rank_summary"]
+
+
+def _check_kernel_2d(kernel: object) -> np.ndarray:
+    k = as_array(kernel, "kernel")
+    check_ndim(k, "kernel", (2,), "(kh, kw)")
+    if k.size == 0:
+        raise ValueError(f"kernel must not be empty; received shape {k.shape}")
+    check_finite(k, "kernel")
+    return k.astype(np.float64)
+
+
+def rank_exploration(kernel: object, rank: int, image: object) -> dict[str, object]:
+    """Truncate a 2-D kernel to rank ``rank`` and measure what that does on an image (chapter 3).
+
+    Parameters
+    ----------
+    kernel : array_like, shape (kh, kw)
+        Finite real kernel.
+    rank : int
+        Rank kept, ``1 <= rank <= min(kh, kw)``.
+    image : array_like, shape (H, W)
+        Grey-scale image, at least ``kh x kw``.
+
+    Returns
+    -------
+    dict
+        ``"approx"`` the best rank-``rank`` kernel ``K_r`` (Eckart-Young);
+        ``"singular_values"`` of ``K``, largest first;
+        ``"kernel_error"`` ``||K - K_r||_F``;
+        ``"dropped"`` ``sqrt(sum of the dropped squared singular values)``, equal to the
+        previous number by Eckart-Young;
+        ``"reference"`` and ``"output"`` the valid cross-correlations of the image with ``K``
+        and ``K_r``;
+        ``"output_error"`` ``max |output - reference|``;
+        ``"relative_output_error"`` ``||output - reference||_F / ||reference||_F``
+        (the absolute error if the reference is zero);
+        ``"patch_norms"`` the Frobenius norm of the image patch under each output;
+        ``"bound"`` ``kernel_error * max(patch_norms)``: by the Cauchy-Schwarz inequality each
+        output differs by at most ``kernel_error`` times its patch's norm, so
+        ``output_error <= bound``.
+    """
+    k = _check_kernel_2d(kernel)
+    rank = check_int(rank, "rank", 1)
+    limit = min(k.shape)
+    if rank > limit:
+        raise ValueError(f"rank must be between 1 and min(kh, kw) = {limit} for a kernel of "
+                         f"shape {k.shape}; received {rank}")
+    img = as_array(image, "image")
+    check_ndim(img, "image", (2,), "(H, W): a grey-scale image")
+    if img.shape[0] < k.shape[0] or img.shape[1] < k.shape[1]:
+        raise ValueError(f"image must be at least as large as the kernel {k.shape}; received "
+                         f"image of shape {img.shape}")
+    img = img.astype(np.float64)
+    s = kernel_svd(k)[1]
+    approx = low_rank_kernel(k, rank)
+    reference = conv2d(img, k)
+    output = conv2d(img, approx)
+    diff = output - reference
+    kernel_error = float(np.linalg.norm(k - approx))
+    patch_norms = np.sqrt(np.maximum(conv2d(img * img, np.ones(k.shape)), 0.0))
+    ref_norm = float(np.linalg.norm(reference))
+    return {
+        "approx": approx,
+        "singular_values": s,
+        "kernel_error": kernel_error,
+        "dropped": float(np.sqrt(np.sum(s[rank:] ** 2))),
+        "reference": reference,
+        "output": output,
+        "output_error": float(np.max(np.abs(diff))),
+        "relative_output_error": float(np.linalg.norm(diff) / ref_norm) if ref_norm > 0
+        else float(np.linalg.norm(diff)),
+        "patch_norms": patch_norms,
+        "bound": kernel_error * float(np.max(patch_norms)),
+    }
+
+
+def rank_summary(result: Mapping[str, object], rank: int) -> str:
+    """One line of text with the numbers of a :func:`rank_exploration` result (chapter 3)."""
+    return (f"rank {rank}: kernel error {result['kernel_error']:.4f} "
+            f"(dropped singular values {result['dropped']:.4f}); "
+            f"largest output error {result['output_error']:.4f} <= bound {result['bound']:.4f}; "
+            f"relative output error {result['relative_output_error']:.2%}")
+
+
+def kernel_rank_explorer(kernels: Mapping[str, object], image: object):
+    """Pick a kernel and a rank; see ``K_r``, its output on ``image`` and the error (chapter 3).
+
+    Parameters
+    ----------
+    kernels : mapping of str to array_like, shape (kh, kw)
+        The kernels offered, by name (e.g. :func:`lrconv.kernels.classic_kernels`).
+    image : array_like, shape (H, W)
+        Grey-scale image.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        A kernel menu and a rank slider (``children[0]``), a line of numbers
+        (``children[1]``, an ``HTML`` widget) and the figure of
+        :func:`lrconv.plotting.plot_rank_outputs` (``children[2]``, an ``Output`` widget).
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    from lrconv.plotting import plot_rank_outputs
+
+    if not isinstance(kernels, Mapping) or not kernels:
+        raise TypeError("kernels must be a non-empty mapping of name to 2-D kernel")
+    checked = {name: _check_kernel_2d(k) for name, k in kernels.items()}
+    img = as_array(image, "image")
+    check_ndim(img, "image", (2,), "(H, W): a grey-scale image")
+    first = next(iter(checked.values()))
+    menu = widgets.Dropdown(options=list(checked), description="kernel")
+    slider = widgets.IntSlider(value=1, min=1, max=min(first.shape), description="rank")
+    numbers = widgets.HTML()
+    figure = widgets.Output()
+
+    def update(_change: object = None) -> None:
+        kernel = checked[menu.value]
+        slider.max = min(kernel.shape)
+        rank = min(slider.value, slider.max)
+        result = rank_exploration(kernel, rank, img)
+        numbers.value = html.escape(rank_summary(result, rank))
+        with figure:
+            figure.clear_output(wait=True)
+            fig = plot_rank_outputs(result["reference"], [kernel, result["approx"]],
+                                    [result["reference"], result["output"]],
+                                    [f"{menu.value} (full)", f"rank {rank}"])
+            display(fig)
+            plt.close(fig)
+
+    menu.observe(update, names="value")
+    slider.observe(update, names="value")
+    update()
+    return widgets.VBox([widgets.HBox([menu, slider]), numbers, figure])

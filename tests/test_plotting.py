@@ -1,0 +1,289 @@
+"""Tests of lrconv.plotting: each helper returns a Figure or Axes with the expected content."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Polygon  # noqa: E402
+
+from lrconv import plotting as P  # noqa: E402
+from lrconv.data import sample_photo, seed_example  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def texts(ax: Axes) -> list[str]:
+    return [t.get_text() for t in ax.texts]
+
+
+def test_house_style_is_scoped():
+    before = dict(matplotlib.rcParams)
+    with P.house_style():
+        assert matplotlib.rcParams["axes.spines.top"] is False
+    assert matplotlib.rcParams["axes.spines.top"] == before["axes.spines.top"]
+
+
+def test_house_style_keeps_interactive_mode_set_inside():
+    """Jupyter's inline backend turns interactive mode on while the first figure is drawn;
+    leaving the style must not turn it off again (later figures would not be shown)."""
+    was = matplotlib.is_interactive()
+    try:
+        matplotlib.interactive(False)
+        with P.house_style():
+            matplotlib.interactive(True)
+        assert matplotlib.is_interactive()
+    finally:
+        matplotlib.interactive(was)
+
+
+def test_plot_kernel_writes_every_value():
+    ax = P.plot_kernel(seed_example().K)
+    assert isinstance(ax, Axes)
+    assert texts(ax) == ["1", "0", "-1"] * 3
+    assert ax.get_xlabel() == "column j" and ax.get_ylabel() == "row i"
+    assert ax.get_title() == "kernel K"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3"]
+    im = ax.images[0]
+    assert im.get_cmap().name == "RdBu_r"
+    assert im.get_clim() == (-1.0, 1.0)  # symmetric about zero
+
+
+def test_plot_kernel_contrast_and_options():
+    ax = P.plot_kernel(seed_example().K, annotate=False, title="K")
+    assert texts(ax) == [] and ax.get_title() == "K"
+    ax = P.plot_kernel([[0.5, 0.25]], fmt=".1f")
+    assert texts(ax) == ["0.5", "0.2"]
+    assert ax.images[0].get_cmap().name == "gray"
+    # text colour follows the cell brightness: black on white, white on black
+    ax = P.plot_matrix([[0.0, 1.0]])
+    assert [t.get_color() for t in ax.texts] == ["white", "black"]
+
+
+def test_plot_into_given_axes():
+    fig, axes = plt.subplots(1, 2)
+    ax = P.plot_kernel(seed_example().K, ax=axes[1])
+    assert ax is axes[1] and len(fig.axes) == 2
+
+
+def test_plot_feature_map():
+    ax = P.plot_feature_map([[-2, -2, 2], [2, -2, -2], [2, 2, -2]])
+    assert len(ax.texts) == 9 and ax.get_xlabel() == "output column"
+    big = P.plot_feature_map(np.random.default_rng(0).normal(size=(20, 20)))
+    assert len(big.texts) == 0 and len(big.figure.axes) == 2  # colour bar
+
+
+def test_plot_channels():
+    fig = P.plot_channels(sample_photo(40))
+    assert isinstance(fig, Figure)
+    assert [ax.get_title() for ax in fig.axes] == [
+        "photo (3 channels)", "red channel", "green channel", "blue channel"]
+    assert all(len(ax.images) == 1 for ax in fig.axes)
+    assert fig.axes[1].images[0].get_cmap().name == "gray"
+    assert all(ax.get_xlabel() for ax in fig.axes)
+
+
+def test_plot_patch_cube():
+    ax = P.plot_patch_cube((3, 7, 7), 3, (1, 2))
+    polys = [p for p in ax.patches if isinstance(p, Polygon)]
+    assert len(polys) == 4 * 3  # input, patch, output, output cell: three faces each
+    joined = " ".join(texts(ax))
+    assert "3 x 3 x 3" in joined and "27 numbers" in joined and "output  5 x 5" in joined
+
+
+def test_draw_box_faces():
+    fig, ax = plt.subplots()
+    faces = P.draw_box(ax, (0, 0, 0), (2, 2, 2), grid=True)
+    assert len(faces) == 3 and len(ax.lines) == 5  # 2 + 1 + 2 interior grid lines
+
+
+def test_plot_sliding_window():
+    fig = P.plot_sliding_window((5, 5), 3, stride=2, padding=1)
+    assert len(fig.axes) == 4
+    assert fig.axes[-1].get_title() == "output 3 x 3"
+    # padded 7 x 7 grid: 24 padding cells marked 0
+    assert texts(fig.axes[0]).count("0") == 24
+    assert "stride 2, padding 1" in fig.get_suptitle()
+    fig = P.plot_sliding_window((5, 5), 3, positions=[(2, 2)])
+    assert len(fig.axes) == 2 and fig.axes[0].get_title() == "output (2, 2)"
+
+
+def test_plot_toeplitz():
+    t = np.zeros((2, 4))
+    t[0, 0], t[1, 3] = 1, -1
+    ax = P.plot_toeplitz(t)
+    assert texts(ax) == ["1", "-1"]
+    assert "2 of 8 entries non-zero" in ax.get_title()
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda: P.plot_kernel(np.ones(3)), ValueError),
+        (lambda: P.plot_kernel("abc"), TypeError),
+        (lambda: P.plot_channels(np.ones((4, 5, 5))), ValueError),
+        (lambda: P.plot_channels(np.ones((5, 5))), ValueError),
+        (lambda: P.plot_patch_cube((3, 2, 2), 3), ValueError),
+        (lambda: P.plot_patch_cube((3, 7, 7), 3, (5, 0)), ValueError),
+        (lambda: P.plot_sliding_window((5, 5), 3, positions=[(3, 0)]), ValueError),
+        (lambda: P.plot_sliding_window((5, 5), 3, stride=0), ValueError),
+        (lambda: P.plot_kernel(np.ones((2, 2)), ax="axes"), TypeError),
+    ],
+)
+def test_bad_input(call, error):
+    with pytest.raises(error):
+        call()
+
+
+# --- chapter 3/4 helpers ------------------------------------------------------------------------
+
+
+def test_plot_matrix_shares_given_limits():
+    ax = P.plot_matrix([[0.5, -0.5]], limits=(-2.0, 2.0))
+    assert ax.images[0].get_clim() == (-2.0, 2.0)
+
+
+def test_plot_singular_values_panels_titles_and_hatching():
+    values = {"a": [3.0, 1.0, 0.0], "b": [2.0, 0.0]}
+    fig = P.plot_singular_values(values, ranks={"a": 2, "b": 1}, ncols=4)
+    a, b = fig.axes[:2]
+    assert a.get_title() == "a: rank 2" and b.get_title() == "b: rank 1"
+    heights = [round(p.get_height(), 6) for p in a.patches]
+    assert heights == [1.0, round(1 / 3, 6), 0.0]  # relative to the largest
+    assert [p.get_hatch() for p in a.patches] == [None, None, "//"]
+    assert texts(a) == ["1.00", "0.33", "0.00"]
+    absolute = P.plot_singular_values(values, relative=False)
+    assert [p.get_height() for p in absolute.axes[0].patches] == [3.0, 1.0, 0.0]
+
+
+def test_plot_singular_values_hides_unused_panels():
+    fig = P.plot_singular_values({str(i): [1.0] for i in range(5)}, ncols=3)
+    assert len(fig.axes) == 6 and not fig.axes[5].axison
+
+
+def test_plot_rank_approximations_partial_sums_and_errors():
+    k = np.array([[1.0, 0.0], [0.0, 0.5]])
+    terms = [np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([[0.0, 0.0], [0.0, 0.5]])]
+    fig = P.plot_rank_approximations(k, terms)
+    axes = fig.axes
+    assert len(axes) == 6 and not axes[3].axison
+    assert axes[4].get_title() == "rank 1: error 0.50"
+    assert axes[5].get_title() == "rank 2: error 0.00"
+    np.testing.assert_allclose(axes[5].images[0].get_array(), k)
+    clims = {ax.images[0].get_clim() for ax in axes if ax.images}
+    assert clims == {(-1.0, 1.0)}  # one shared scale
+
+
+def test_plot_rank_outputs_rows_and_difference():
+    ref = np.zeros((4, 4))
+    out = np.full((4, 4), 0.25)
+    fig = P.plot_rank_outputs(ref, [np.eye(2), np.eye(2)], [ref, out], ["full", "rank 1"])
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "difference, max 0" in titles and "difference, max 0.25" in titles
+    assert "rank 1: output" in titles
+
+
+def test_plot_rank_error_curve_lines():
+    ax = P.plot_rank_error_curve([1, 2, 3], {"error": [3, 2, 1], "bound": [4, 3, 2]},
+                                 logy=True, title="t")
+    assert [line.get_label() for line in ax.lines] == ["error", "bound"]
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), [4, 3, 2])
+    assert ax.get_yscale() == "log" and ax.get_xlabel() == "rank kept r"
+
+
+def test_plot_stage_diagram_labels_shapes_and_costs():
+    from lrconv.cost import cp_stage_costs
+
+    stages = cp_stage_costs(3, 5, 3, 3, 8, 8, 4)
+    fig = P.plot_stage_diagram(stages, title="CP")
+    ax = fig.axes[0]
+    labels = texts(ax)
+    for shape in ("3 x 8 x 8", "4 x 8 x 8", "4 x 6 x 8", "4 x 6 x 6", "5 x 6 x 6"):
+        assert shape in labels
+    assert any(t.startswith("1. pointwise") for t in labels)
+    assert f"{stages[3].params:,} params\n{stages[3].macs:,} MACs" in labels
+    assert sum(isinstance(p, Polygon) for p in ax.patches) == 3 * 5  # three faces per box
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda: P.plot_singular_values({}), TypeError),
+        (lambda: P.plot_singular_values({"a": np.ones((2, 2))}), ValueError),
+        (lambda: P.plot_rank_approximations(np.ones((2, 2)), []), ValueError),
+        (lambda: P.plot_rank_approximations(np.ones((2, 2)), [np.ones((3, 3))]), ValueError),
+        (lambda: P.plot_rank_outputs(np.ones((3, 3)), [np.ones((2, 2))], [np.ones((3, 3))],
+                                     []), ValueError),
+        (lambda: P.plot_rank_outputs(np.ones((3, 3)), [np.ones((2, 2))], [np.ones((2, 3))],
+                                     ["a"]), ValueError),
+        (lambda: P.plot_rank_error_curve([1, 2], {"a": [1.0]}), ValueError),
+        (lambda: P.plot_rank_error_curve([1, 2], {}), TypeError),
+        (lambda: P.plot_stage_diagram([]), ValueError),
+        (lambda: P.plot_stage_diagram([(1, 2)]), TypeError),
+    ],
+)
+def test_chapter_3_4_helpers_reject_bad_input(call, error):
+    with pytest.raises(error):
+        call()
+
+
+# --- chapter 5 helpers
+
+
+def test_plot_curves_draws_one_labelled_line_per_series():
+    ax = P.plot_curves({"CP": ([10, 20, 40], [0.5, 0.3, 0.1]), "Tucker-2": ([15, 30], [0.6, 0.2])},
+                       xlabel="parameters", ylabel="relative error", logy=True)
+    assert [line.get_label() for line in ax.get_lines()] == ["CP", "Tucker-2"]
+    np.testing.assert_array_equal(ax.get_lines()[1].get_xdata(), [15, 30])
+    assert ax.get_yscale() == "log" and ax.get_xscale() == "linear"
+    assert ax.get_xlabel() == "parameters" and ax.get_legend() is not None
+
+
+def test_plot_convergence_numbers_the_sweeps_from_one():
+    ax = P.plot_convergence({"planted": [1.0, 0.1, 0.01], "random": [1.0, 0.9]})
+    first, second = ax.get_lines()
+    np.testing.assert_array_equal(first.get_xdata(), [1, 2, 3])
+    np.testing.assert_array_equal(second.get_ydata(), [1.0, 0.9])
+    assert ax.get_xlabel() == "sweep" and ax.get_yscale() == "log"
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda: P.plot_curves({}, xlabel="x", ylabel="y"), TypeError),
+        (lambda: P.plot_curves({"a": [1, 2, 3]}, xlabel="x", ylabel="y"), TypeError),
+        (lambda: P.plot_curves({"a": ([1, 2], [1.0])}, xlabel="x", ylabel="y"), ValueError),
+        (lambda: P.plot_convergence([1.0, 0.5]), TypeError),
+        (lambda: P.plot_convergence({"a": np.ones((2, 2))}), ValueError),
+    ],
+)
+def test_chapter_5_helpers_reject_bad_input(call, error):
+    with pytest.raises(error):
+        call()
+
+
+def test_plot_filter_grid_shares_one_scale_and_hides_spare_panels():
+    filters = np.stack([np.eye(3) - 0.5, 2 * np.eye(3), -np.ones((3, 3))])
+    fig = P.plot_filter_grid(filters, titles=["a", "b", "c"], ncols=2)
+    panels = [ax for ax in fig.axes if ax.images]
+    assert len(panels) == 3
+    assert {ax.images[0].get_clim() for ax in panels} == {(-2.0, 2.0)}
+    assert panels[0].images[0].get_cmap().name == "RdBu_r"
+    assert [ax.get_title() for ax in panels] == ["a", "b", "c"]
+    images = P.plot_filter_grid(np.ones((2, 8, 8)))
+    assert [ax for ax in images.axes if ax.images][0].images[0].get_clim() == (0.0, 1.0)
+    plt.close("all")
+    with pytest.raises(ValueError, match="titles"):
+        P.plot_filter_grid(filters, titles=["a"])
+    with pytest.raises(ValueError, match="dimensions"):
+        P.plot_filter_grid(np.ones((3, 3)))
