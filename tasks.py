@@ -107,12 +107,33 @@ def normalise_notebook(path: Path) -> None:
         text = text.replace(model_id, f"{n:032x}")
     nb = json.loads(text)
     nb.get("metadata", {}).pop("widgets", None)
+    for cell in nb.get("cells", []):
+        if "outputs" in cell:
+            cell["outputs"] = _merge_streams(cell["outputs"])
     path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def _merge_streams(outputs: list[dict]) -> list[dict]:
+    """Join consecutive stream outputs of the same name (the kernel splits them by timing)."""
+    merged: list[dict] = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (
+            prev is not None
+            and out.get("output_type") == "stream"
+            and prev.get("output_type") == "stream"
+            and prev.get("name") == out.get("name")
+        ):
+            text = "".join(prev["text"]) + "".join(out["text"])
+            prev["text"] = text.splitlines(keepends=True)
+        else:
+            merged.append(out)
+    return merged
 
 
 def pdf(_args: list[str]) -> None:
     ensure_venv()
-    run(PY, str(ROOT / "tests" / "pdf_build.py"))
+    run(PY, str(ROOT / "scripts" / "build_pdf.py"))
 
 
 def bench(args: list[str]) -> None:

@@ -1,13 +1,23 @@
 """lrconv: the helper package of the book *What low-rank factorization of a convolutional layer
 really does*.
 
-One module per idea (see each module's docstring for the chapter that introduces it):
+One module per idea (each public helper's docstring names the chapter that introduces it):
 
-- :mod:`lrconv.conv`       direct convolution (cross-correlation) through BLAS
-- :mod:`lrconv.separable`  2-D kernels as sums of outer products, separable convolution
-- :mod:`lrconv.symbolic`   sympy helpers for the symbolic derivations and proofs
-- :mod:`lrconv.data`       the seed's 5x5 example and a real photo
+- :mod:`lrconv.conv`       direct convolution (cross-correlation) through BLAS (chapter 1)
+- :mod:`lrconv.symbolic`   sympy helpers for the symbolic derivations and proofs (chapters 1, 2, 4)
+- :mod:`lrconv.data`       the seed's 5x5 example and a real photo (chapter 1)
 - :mod:`lrconv.plotting`   the book's figures, in one house style
+- :mod:`lrconv.separable`  2-D kernels as sums of outer products, separable convolution (2, 3)
+- :mod:`lrconv.kernels`    classic image kernels (chapter 3)
+- :mod:`lrconv.widgets`    ipywidgets explorers and the pure functions behind them (chapter 3)
+- :mod:`lrconv.decompose`  CP (ALS), Tucker-2 (HOSVD/HOOI) and per-slice SVD of 4-D kernels (4, 5)
+- :mod:`lrconv.layers`     factorized layers run stage by stage (chapter 4)
+- :mod:`lrconv.cost`       parameters and multiply-accumulates of each form (chapters 4, 6)
+- :mod:`lrconv.timing`     interleaved timing helpers (chapter 6)
+- :mod:`lrconv.nn`         a small numpy CNN with backpropagation (chapter 7)
+- :mod:`lrconv.rank`       rank selection: energy thresholds and EVBMF (chapter 7)
+- :mod:`lrconv.lora`       low-rank updates of conv and linear layers (chapter 8)
+- :mod:`lrconv.exercises`  checkers for the coding exercises (every chapter)
 """
 
 __version__ = "0.1.0"
