@@ -21,9 +21,7 @@ def as_array(value: object, name: str) -> np.ndarray:
         arr = np.asarray(value)
     except Exception as exc:  # ragged nested lists and the like
         raise TypeError(f"{name} must be a numeric array; could not convert it ({exc})") from None
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) and not np.issubdtype(arr.dtype, np.complexfloating)
-    ):
+    if arr.dtype.kind not in "iuf":  # signed, unsigned, floating; not bool, complex, object
         raise TypeError(
             f"{name} must be a real numeric array; received dtype {arr.dtype} "
             f"(type {type(value).__name__})"

@@ -19,7 +19,9 @@ input pixels that the tap meets in every window form one strided view of the pad
 ``xp[:, :, i::sh, j::sw]`` cut to ``H' x W'``. Stacking the ``kh * kw`` views (a block copy, the
 "im2col" matrix of shape ``(C_in kh kw, N H' W')``) turns the whole layer into one matrix product
 with the kernel seen as a ``(C_out, C_in kh kw)`` matrix. Large batches are processed a block
-of images at a time so that the stacked copy stays small.
+of images at a time so that the stacked copy stays small. With stride 1 the copy is made
+cheaper still: on the flattened padded image every tap's view is a single contiguous slice
+(see :func:`_conv2d_stride1`).
 """
 
 from __future__ import annotations
@@ -123,11 +125,27 @@ def conv2d(x: object, kernel: object, *, stride: Pair = 1, padding: Pair = 0) ->
     ho, wo = _output_size(xa.shape, kh, kw, (sh, sw), (ph, pw), ka.shape)
     dtype = _float_dtype(xa, ka)
     xb = _batched(xa)
-    n, _, h, w = xb.shape
-    xp = np.zeros((c_in, n, h + 2 * ph, w + 2 * pw), dtype=dtype)
-    xp[:, :, ph:ph + h, pw:pw + w] = xb.transpose(1, 0, 2, 3)
     rows = kh * kw * c_in
     weights = ka.reshape(c_out, rows).astype(dtype, copy=False)  # no copy if already float
+    if (sh, sw) == (1, 1):
+        out = _conv2d_stride1(xb, weights, kh, kw, ph, pw, dtype)
+    else:
+        out = _conv2d_strided(xb, weights, kh, kw, (sh, sw), ph, pw, ho, wo, dtype)
+    if single:
+        return out[0, 0]
+    return out if xa.ndim == 4 else out[0]
+
+
+def _conv2d_strided(
+    xb: np.ndarray, weights: np.ndarray, kh: int, kw: int, stride: tuple[int, int],
+    ph: int, pw: int, ho: int, wo: int, dtype: np.dtype,
+) -> np.ndarray:
+    """im2col with one strided view per tap, then one matrix product per block of images."""
+    n, c_in, h, w = xb.shape
+    c_out, rows = weights.shape
+    sh, sw = stride
+    xp = np.zeros((c_in, n, h + 2 * ph, w + 2 * pw), dtype=dtype)
+    xp[:, :, ph:ph + h, pw:pw + w] = xb.transpose(1, 0, 2, 3)
     out = np.empty((n, c_out, ho, wo), dtype=dtype)
     step = max(1, _CHUNK_ELEMENTS // max(1, rows * ho * wo))  # images per block
     for first in range(0, n, step):
@@ -139,9 +157,38 @@ def conv2d(x: object, kernel: object, *, stride: Pair = 1, padding: Pair = 0) ->
                                    j:j + sw * (wo - 1) + 1:sw]
         block = weights @ cols.reshape(rows, -1)
         out[first:last] = block.reshape(c_out, last - first, ho, wo).transpose(1, 0, 2, 3)
-    if single:
-        return out[0, 0]
-    return out if xa.ndim == 4 else out[0]
+    return out
+
+
+def _conv2d_stride1(
+    xb: np.ndarray, weights: np.ndarray, kh: int, kw: int, ph: int, pw: int, dtype: np.dtype,
+) -> np.ndarray:
+    """Stride 1: im2col on the flattened padded image, one contiguous slice per tap.
+
+    Computed on the padded width ``W + 2 pw``, output pixel ``(r, c)`` sits at flat position
+    ``r * (W + 2 pw) + c`` and tap ``(i, j)`` reads the input at that position plus
+    ``i * (W + 2 pw) + j``. Every tap is then one contiguous slice of the flattened image (a
+    fast copy); the ``kw - 1`` extra columns per row that wrap around are computed and dropped.
+    """
+    n, c_in, h, w = xb.shape
+    c_out, rows = weights.shape
+    hp, wp = h + 2 * ph, w + 2 * pw
+    ho, wo = hp - kh + 1, wp - kw + 1
+    length = ho * wp  # output positions per image, wrap-around columns included
+    xp = np.zeros((c_in, n, hp * wp + kw - 1), dtype=dtype)  # kw - 1: the last tap's overrun
+    xp[:, :, :hp * wp].reshape(c_in, n, hp, wp)[:, :, ph:ph + h, pw:pw + w] = \
+        xb.transpose(1, 0, 2, 3)
+    out = np.empty((n, c_out, ho, wo), dtype=dtype)
+    step = max(1, _CHUNK_ELEMENTS // max(1, rows * length))  # images per block
+    for first in range(0, n, step):
+        last = min(n, first + step)
+        cols = np.empty((c_in, kh, kw, last - first, length), dtype=dtype)
+        for i in range(kh):
+            for j in range(kw):
+                cols[:, i, j] = xp[:, first:last, i * wp + j:i * wp + j + length]
+        block = (weights @ cols.reshape(rows, -1)).reshape(c_out, last - first, ho, wp)
+        out[first:last] = block[..., :wo].transpose(1, 0, 2, 3)
+    return out
 
 
 def depthwise_conv2d(

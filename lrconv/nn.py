@@ -117,8 +117,10 @@ class Layer:
 
     def __repr__(self) -> str:
         shapes = ", ".join(f"{k}={tuple(v.shape)}" for k, v in self._params.items())
-        frozen = "" if self.trainable else ", frozen"
-        return f"{type(self).__name__}({shapes}{frozen})"
+        parts = [shapes] if shapes else []
+        if self._params and not self.trainable:  # a layer without parameters has none to freeze
+            parts.append("frozen")
+        return f"{type(self).__name__}({', '.join(parts)})"
 
 
 # --------------------------------------------------------------------------- convolutions

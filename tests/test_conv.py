@@ -40,9 +40,9 @@ def _pair(value):
 
 
 @st.composite
-def problems(draw, layout: str = "full"):
+def problems(draw, layout: str = "full", stride=pairs):
     """A random input, kernel, stride and padding whose kernel fits the padded input."""
-    stride, padding = draw(pairs), draw(paddings)
+    stride, padding = draw(stride), draw(paddings)
     ph, pw = _pair(padding)
     h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
     kh = draw(st.integers(1, min(4, h + 2 * ph)))
@@ -72,6 +72,16 @@ def test_conv2d_matches_reference(problem):
     want = reference_conv2d(x, kernel, stride, padding)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+@FAST
+@given(problems(stride=st.just(1)))
+def test_conv2d_stride_one_matches_reference(problem):
+    # stride 1 runs on the flattened padded image (wrap-around columns computed, then dropped)
+    x, kernel, stride, padding = problem
+    got = conv2d(x, kernel, stride=stride, padding=padding)
+    np.testing.assert_allclose(got, reference_conv2d(x, kernel, stride, padding),
+                               rtol=1e-10, atol=1e-10)
 
 
 @FAST
@@ -147,9 +157,12 @@ def test_chunked_im2col_gives_the_same_result(monkeypatch):
     rng = np.random.default_rng(3)
     x, k = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((2, 3, 3, 2))
     whole = conv2d(x, k, stride=(1, 2), padding=(2, 1))
+    whole1 = conv2d(x, k, padding=(2, 1))  # stride 1 takes the flattened-image path
     monkeypatch.setattr(conv_module, "_CHUNK_ELEMENTS", 40)
     np.testing.assert_allclose(conv2d(x, k, stride=(1, 2), padding=(2, 1)), whole)
     np.testing.assert_allclose(whole, reference_conv2d(x, k, (1, 2), (2, 1)))
+    np.testing.assert_allclose(conv2d(x, k, padding=(2, 1)), whole1)
+    np.testing.assert_allclose(whole1, reference_conv2d(x, k, (1, 1), (2, 1)))
 
 
 def test_non_contiguous_and_list_inputs():

@@ -315,3 +315,12 @@ def test_bad_layer_arguments_are_rejected():
         nn.Sequential([nn.ReLU(), "relu"])
     with pytest.raises(ValueError, match="pool"):
         nn.small_cnn(0, pool="median")
+
+
+def test_repr_names_shapes_and_frozen_state():
+    model = nn.small_cnn(2, channels=(2, 3), n_classes=2)
+    for layer in model.layers:
+        layer.trainable = False
+    text = repr(model)
+    assert "ReLU()" in text and "(, " not in text
+    assert "Conv2d(kernel=(2, 1, 3, 3), bias=(2,), frozen)" in text
