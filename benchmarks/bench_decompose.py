@@ -73,7 +73,7 @@ def measure(shape, rank: int, max_iter: int, tol: float, planted: bool, repeat: 
             "s": {k: v.median for k, v in t.items()},
             "error": {k: float(np.median(v)) for k, v in errors.items()},
             "no_worse": sum(o <= r + 1e-12 for o, r in zip(errors["lrconv"],
-                                                            errors["tensorly"])),
+                                                            errors["tensorly"], strict=True)),
             "starts": len(starts),
             "sweeps": {k: v[1] for k, v in found.items()},
             "time_ratio": 1 / speedup(t["tensorly"], t["lrconv"])}
