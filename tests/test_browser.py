@@ -115,6 +115,7 @@ def test_page_loads_without_errors(pages, doc):
     assert not r["local_failures"], f"{doc}: site files failed to load: {r['local_failures']}"
     assert not r["error_outputs"], f"{doc}: the page shows a cell error: {r['error_outputs']}"
     assert not r["traceback_text"], f"{doc}: the page shows a Python traceback"
+    assert not r["stderr_outputs"], f"{doc}: the page shows {r['stderr_outputs']} stderr output(s)"
     assert not r["widget_views"], (
         f"{doc}: {r['widget_views']} widget output(s) on the page, which a static page shows as "
         "blank space: tag the widget cell remove-output and follow it with a static figure"

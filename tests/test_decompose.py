@@ -94,6 +94,7 @@ def test_slice_svd_convention_and_optimality():
     np.testing.assert_allclose(slice_svd_to_kernel(full), k, atol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore::lrconv.decompose.ConvergenceWarning")  # not the point here
 def test_named_fields_and_ranks():
     f = cp_decompose(np.random.default_rng(0).standard_normal((4, 3, 3, 2)), 2)
     assert f.out.shape == (4, 2) and f.inp.shape == (3, 2)
@@ -119,6 +120,7 @@ def test_planted_rank_is_recovered(shape, rank, seed):
     assert relative_error(k, cp_to_kernel(f)) < 1e-6
 
 
+@pytest.mark.filterwarnings("ignore::lrconv.decompose.ConvergenceWarning")  # not the point here
 def test_factors_are_normalised_and_sorted():
     k = np.random.default_rng(3).standard_normal((6, 5, 3, 3))
     f = cp_decompose(k, 4, max_iter=50, tol=1e-6)
@@ -129,6 +131,7 @@ def test_factors_are_normalised_and_sorted():
     assert np.all(np.diff(weights) <= 1e-12)
 
 
+@pytest.mark.filterwarnings("ignore::lrconv.decompose.ConvergenceWarning")  # not the point here
 def test_error_history_decreases_and_matches_the_result():
     k = np.random.default_rng(4).standard_normal((8, 6, 3, 3))
     res = cp_als(k, 5, max_iter=200, tol=1e-9)
@@ -197,6 +200,7 @@ def test_warns_when_not_converged_and_not_otherwise():
         assert cp_als(k, 4, max_iter=2000, tol=1e-6).converged
 
 
+@pytest.mark.filterwarnings("ignore::lrconv.decompose.ConvergenceWarning")  # not the point here
 @pytest.mark.parametrize(("shape", "rank"), [((8, 8, 4, 4), 4), ((16, 12, 5, 5), 5),
                                              ((10, 9, 3, 3), 3)])
 def test_as_accurate_as_tensorly_from_the_same_svd_start(shape, rank, one_blas_thread):
