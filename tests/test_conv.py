@@ -84,6 +84,47 @@ def test_conv2d_stride_one_matches_reference(problem):
                                rtol=1e-10, atol=1e-10)
 
 
+@st.composite
+def one_d_filters(draw):
+    """A vertical (kh x 1) or horizontal (1 x kw) depthwise problem, as in the CP stages."""
+    vertical = draw(st.booleans())
+    n, c = draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    h, w = draw(st.integers(1, 12)), draw(st.integers(1, 12))
+    pad, step = draw(st.integers(0, 2)), draw(st.integers(1, 3))
+    length = h if vertical else w
+    k = draw(st.integers(1, length + 2 * pad))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((n, c, h, w))
+    kernel = rng.standard_normal((c, k, 1) if vertical else (c, 1, k))
+    stride, padding = ((step, 1), (pad, 0)) if vertical else ((1, step), (0, pad))
+    return x, kernel, stride, padding
+
+
+@FAST
+@given(one_d_filters())
+def test_one_dimensional_depthwise_filters_match_reference(problem):
+    # these run as products with banded (Toeplitz) matrices, one per channel
+    x, kernel, stride, padding = problem
+    got = depthwise_conv2d(x, kernel, stride=stride, padding=padding)
+    np.testing.assert_allclose(got, reference_depthwise_conv2d(x, kernel, stride, padding),
+                               rtol=1e-10, atol=1e-10)
+
+
+def test_banded_and_elementwise_depthwise_paths_agree(monkeypatch):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 5, 9, 7)).astype(np.float32)
+    kv, kh = rng.standard_normal((5, 3, 1)), rng.standard_normal((5, 1, 3))
+    banded = [depthwise_conv2d(x, kv, stride=(2, 1), padding=(1, 0)),
+              depthwise_conv2d(x, kh, padding=(0, 2))]
+    monkeypatch.setattr(conv_module, "_BANDED_MAX_ROWS", 0)
+    monkeypatch.setattr(conv_module, "_BANDED_MAX_COLS", 0)
+    elementwise = [depthwise_conv2d(x, kv, stride=(2, 1), padding=(1, 0)),
+                   depthwise_conv2d(x, kh, padding=(0, 2))]
+    for a, b in zip(banded, elementwise, strict=True):
+        assert a.dtype == b.dtype == np.float64  # float32 x with a float64 kernel
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
 @FAST
 @given(problems("depthwise"))
 def test_depthwise_matches_reference(problem):
@@ -240,6 +281,10 @@ def test_nan_and_inf_propagate_only_where_they_are_read():
         assert np.isnan(conv2d(x, np.zeros((1, 1, 2, 2)))[0, 3, 3])
     dw = depthwise_conv2d(x, np.ones((1, 2, 2)))
     assert np.isnan(dw[0, 0, 0]) and np.isinf(dw[0, 3, 3]) and np.isfinite(dw[0, 1, 1])
+    for k in (np.ones((1, 3, 1)), np.ones((1, 1, 3))):  # 1-D filters (the CP stages) too
+        dw = depthwise_conv2d(x, k, padding=(1, 0) if k.shape[1] == 3 else (0, 1))
+        assert np.isnan(dw[0, 0, 0]) and np.isinf(dw[0, 4, 4])
+        assert np.isfinite(dw).sum() == 21  # two outputs read the NaN, two the inf
     pw = pointwise_conv2d(x, [[1.0]])
     assert np.isnan(pw[0, 0, 0]) and np.isinf(pw[0, 4, 4]) and np.isfinite(pw[0, 1, 1])
 
