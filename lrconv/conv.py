@@ -37,6 +37,11 @@ Pair = int | tuple[int, int]
 # About the largest im2col block (elements) built at once; bigger batches go in blocks of images.
 _CHUNK_ELEMENTS = 1 << 22
 
+# The stride-1 flattened-image path computes kw - 1 wrap-around columns per output row for
+# nothing; measured, it pays off while they are at most this fraction of the row (a 3x3 kernel
+# on 56 columns and more, not on 32).
+_FLAT_MAX_WASTE = 0.05
+
 # Longest axis on which a 1-D depthwise filter runs as a banded matrix product; beyond it the
 # multiplications by zero cost more than BLAS saves. Measured on 16 to 256 channels of 16x16 to
 # 56x56 float32 images: a vertical filter gained 1.3-2x up to 32 rows and broke even at 56; a
@@ -134,9 +139,7 @@ def conv2d(x: object, kernel: object, *, stride: Pair = 1, padding: Pair = 0) ->
     xb = _batched(xa)
     rows = kh * kw * c_in
     weights = ka.reshape(c_out, rows).astype(dtype, copy=False)  # no copy if already float
-    # The flattened-image path computes kw - 1 wrap-around columns per row for nothing; it
-    # pays off (measured) when that is at most 5% of the row, e.g. 3x3 on 56 columns but not 32.
-    if (sh, sw) == (1, 1) and 20 * (kw - 1) <= wo:
+    if (sh, sw) == (1, 1) and kw - 1 <= _FLAT_MAX_WASTE * wo:
         out = _conv2d_stride1(xb, weights, kh, kw, ph, pw, dtype)
     else:
         out = _conv2d_strided(xb, weights, kh, kw, (sh, sw), ph, pw, ho, wo, dtype)

@@ -75,20 +75,16 @@ def test_conv2d_matches_reference(problem):
 
 
 @FAST
-@given(problems(stride=st.just(1)))
-def test_conv2d_stride_one_matches_reference(problem):
-    # both stride-1 paths: the flattened padded image (wrap-around columns computed, then
-    # dropped) and the general one with a strided view per tap
+@given(problems(stride=st.just(1)), st.sampled_from([-1.0, np.inf]))
+def test_conv2d_stride_one_matches_reference(problem, max_waste):
+    # both stride-1 paths, forced: the general one with a strided view per tap (-1) and the
+    # flattened padded image, wrap-around columns computed and dropped (inf)
     x, kernel, stride, padding = problem
-    want = reference_conv2d(x, kernel, stride, padding)
-    np.testing.assert_allclose(conv2d(x, kernel, stride=stride, padding=padding), want,
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(conv_module, "_FLAT_MAX_WASTE", max_waste)
+        got = conv2d(x, kernel, stride=stride, padding=padding)
+    np.testing.assert_allclose(got, reference_conv2d(x, kernel, stride, padding),
                                rtol=1e-10, atol=1e-10)
-    xb = x.reshape((1, 1) + x.shape) if x.ndim == 2 else (x[None] if x.ndim == 3 else x)
-    kb = kernel.reshape((1, 1) + kernel.shape) if kernel.ndim == 2 else kernel
-    ph, pw = _pair(padding)
-    flat = conv_module._conv2d_stride1(xb, kb.reshape(kb.shape[0], -1), kb.shape[2],
-                                       kb.shape[3], ph, pw, np.dtype(np.float64))
-    np.testing.assert_allclose(flat.reshape(want.shape), want, rtol=1e-10, atol=1e-10)
 
 
 @st.composite
@@ -204,15 +200,13 @@ def test_batch_items_are_independent():
 def test_chunked_im2col_gives_the_same_result(monkeypatch):
     rng = np.random.default_rng(3)
     x, k = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((2, 3, 3, 2))
-    whole = conv2d(x, k, stride=(1, 2), padding=(2, 1))
-    whole1 = conv2d(x, k, padding=(2, 1))
-    monkeypatch.setattr(conv_module, "_CHUNK_ELEMENTS", 40)
-    np.testing.assert_allclose(conv2d(x, k, stride=(1, 2), padding=(2, 1)), whole)
-    np.testing.assert_allclose(whole, reference_conv2d(x, k, (1, 2), (2, 1)))
-    np.testing.assert_allclose(conv2d(x, k, padding=(2, 1)), whole1)
-    np.testing.assert_allclose(whole1, reference_conv2d(x, k, (1, 1), (2, 1)))
-    flat = conv_module._conv2d_stride1(x, k.reshape(2, -1), 3, 2, 2, 1, np.dtype(np.float64))
-    np.testing.assert_allclose(flat, whole1)  # the flattened-image path, also in blocks
+    monkeypatch.setattr(conv_module, "_FLAT_MAX_WASTE", np.inf)  # stride 1: flattened path
+    for stride in ((1, 2), 1):
+        whole = conv2d(x, k, stride=stride, padding=(2, 1))
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(conv_module, "_CHUNK_ELEMENTS", 40)
+            np.testing.assert_allclose(conv2d(x, k, stride=stride, padding=(2, 1)), whole)
+        np.testing.assert_allclose(whole, reference_conv2d(x, k, stride, (2, 1)))
 
 
 def test_non_contiguous_and_list_inputs():
