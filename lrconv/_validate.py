@@ -1,7 +1,19 @@
-"""Argument checks shared by every lrconv module.
+"""Argument checks and small rules shared by every lrconv module.
 
 Each check raises ``TypeError`` or ``ValueError`` whose message names the argument, says what
 was received and what was expected, so that bad input never fails deep inside numpy.
+
+The shared rules, one home each:
+
+- :data:`Pair`: a stride or padding given as one int or as an ``(h, w)`` pair.
+- :func:`output_size`: the length of a convolution's output along one axis,
+  ``(size + 2 padding - k) // stride + 1``, validated.
+- :func:`float_dtype`: the floating type of a result computed from several arrays.
+- :func:`check_budget`: the memory budget (:data:`MAX_BYTES`, 2 GiB) that no single array of a
+  result or an intermediate may exceed; requests beyond it are refused before anything is
+  allocated.
+- Zero-size arrays: functions that need data (an image, a kernel, a matrix) refuse an axis of
+  length 0 with a ``ValueError`` naming the argument and its shape (:func:`check_nonempty`).
 """
 
 from __future__ import annotations
@@ -10,6 +22,27 @@ import numbers
 from collections.abc import Sequence
 
 import numpy as np
+
+__all__ = [
+    "MAX_BYTES",
+    "Pair",
+    "as_array",
+    "check_budget",
+    "check_finite",
+    "check_float",
+    "check_int",
+    "check_ndim",
+    "check_nonempty",
+    "check_pair",
+    "float_dtype",
+    "output_size",
+]
+
+Pair = int | tuple[int, int]
+"""A stride or padding: one int for both spatial axes, or ``(rows, columns)``."""
+
+MAX_BYTES = 2 * 1024**3
+"""The largest array (in bytes) lrconv agrees to allocate for one request: 2 GiB."""
 
 
 def as_array(value: object, name: str) -> np.ndarray:
@@ -72,3 +105,115 @@ def check_finite(arr: np.ndarray, name: str) -> None:
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} must be finite; received {bad} NaN or infinite entries")
+
+
+def check_nonempty(arr: np.ndarray, name: str) -> None:
+    """Raise ``ValueError`` if any axis of ``arr`` has length 0."""
+    if arr.size == 0:
+        raise ValueError(
+            f"{name} must not be empty (every axis at least 1 long); received shape {arr.shape}"
+        )
+
+
+def check_float(
+    value: object, name: str, *, minimum: float | None = None, strict: bool = False,
+    maximum: float | None = None,
+) -> float:
+    """Return ``value`` as a finite Python float.
+
+    ``TypeError`` if it is not a real number (bools, strings, None and complex numbers
+    excluded); ``ValueError`` if it is NaN or infinite, below ``minimum`` (or equal to it when
+    ``strict``) or above ``maximum``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a real number; received {value!r} (type {type(value).__name__})"
+        )
+    result = float(value)
+    if not np.isfinite(result):
+        raise ValueError(f"{name} must be finite; received {value!r}")
+    if minimum is not None and (result < minimum or (strict and result == minimum)):
+        relation = ">" if strict else ">="
+        raise ValueError(f"{name} must be {relation} {minimum}; received {value!r}")
+    if maximum is not None and result > maximum:
+        raise ValueError(f"{name} must be <= {maximum}; received {value!r}")
+    return result
+
+
+def output_size(
+    size: int, k: int, stride: int = 1, padding: int = 0, *, name: str = "size"
+) -> int:
+    """The length of a convolution's output along one axis.
+
+    ``(size + 2 padding - k) // stride + 1``: the number of positions a window of length ``k``
+    takes, ``stride`` apart, on an axis of length ``size`` with ``padding`` zeros on each side.
+
+    Parameters
+    ----------
+    size : int
+        Input length, at least 1.
+    k : int
+        Kernel length, at least 1.
+    stride : int, optional
+        Step between windows, at least 1.
+    padding : int, optional
+        Zeros added on each side, at least 0.
+    name : str, optional
+        What ``size`` is called in the caller's terms (e.g. ``"x rows"``), used in messages.
+
+    Returns
+    -------
+    int
+        The output length, at least 1.
+
+    Raises
+    ------
+    TypeError
+        An argument that is not an integer (bools included).
+    ValueError
+        ``size < 1``, ``k < 1``, ``stride < 1``, ``padding < 0``, or a kernel longer than the
+        padded input (no window fits).
+
+    Examples
+    --------
+    >>> output_size(5, 3), output_size(5, 3, stride=2, padding=1)
+    (3, 3)
+    """
+    size = check_int(size, name, 1)
+    k = check_int(k, "k", 1)
+    stride = check_int(stride, "stride", 1)
+    padding = check_int(padding, "padding", 0)
+    padded = size + 2 * padding
+    if k > padded:
+        raise ValueError(
+            f"kernel length k = {k} is larger than the padded input: {name} = {size} with "
+            f"padding {padding} gives {padded}"
+        )
+    return (padded - k) // stride + 1
+
+
+def float_dtype(*arrays: np.ndarray) -> np.dtype:
+    """The floating type of a result computed from ``arrays``.
+
+    The common type of the arguments under numpy's promotion (``np.result_type``) when that
+    is a floating type: float32 arguments give float32, float32 mixed with float64 (or with
+    int32/int64) gives float64. Arguments that are all integers give float64 (the seed's
+    integer example convolves to ``-2.0``).
+    """
+    dtype = np.result_type(*arrays)
+    return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
+
+
+def check_budget(n_elements: int, itemsize: int, what: str) -> None:
+    """Refuse, before allocating, an array of ``n_elements`` items of ``itemsize`` bytes that
+    would exceed :data:`MAX_BYTES` (2 GiB).
+
+    ``what`` names the request in the message (e.g. ``"padded input of conv2d"``). Sizes are
+    Python ints, so a product of huge dimensions cannot overflow.
+    """
+    n_bytes = int(n_elements) * int(itemsize)
+    if n_bytes > MAX_BYTES:
+        raise ValueError(
+            f"{what} would need {int(n_elements):,} elements ({n_bytes / 1024**3:.3g} GiB), "
+            f"above the {MAX_BYTES // 1024**3} GiB budget; use smaller sizes"
+        )

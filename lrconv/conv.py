@@ -10,9 +10,18 @@ case. The kernel is not flipped. With stride ``(sh, sw)`` and zero padding ``(ph
 output has ``H' = (H + 2 ph - kh) // sh + 1`` rows and ``W' = (W + 2 pw - kw) // sw + 1``
 columns.
 
-Data types: the result has the common floating type of the arguments (``np.result_type``), so
-float32 stays float32 and float64 stays float64; integer arguments are promoted to float64 (the
-seed's integer example gives ``-2.0``). NaN and infinity propagate as in numpy arithmetic.
+Data types: the result has the common floating type of the arguments
+(:func:`lrconv._validate.float_dtype`), so float32 stays float32 and float64 stays float64;
+integer arguments are promoted to float64 (the seed's integer example gives ``-2.0``). NaN and
+infinity propagate as in numpy arithmetic, whichever path computes the result.
+
+Bad input: every argument is checked before any work, and errors are ``TypeError`` (not a real
+numeric array, bool, complex or object arrays, ragged lists; stride or padding not integers) or
+``ValueError`` (wrong number of dimensions, channel mismatch, stride < 1, padding < 0, a kernel
+larger than the padded input). Arrays with an axis of length 0 are refused with a ``ValueError``
+naming the argument and its shape: a convolution of nothing has no meaningful answer. A request
+whose padded input, im2col block or output would exceed 2 GiB is refused before allocating
+(:func:`lrconv._validate.check_budget`). :func:`conv_output_size` is the output-size rule.
 
 How :func:`conv2d` reaches BLAS without a loop over pixels: for each kernel tap ``(i, j)`` the
 input pixels that the tap meets in every window form one strided view of the padded input,
@@ -28,11 +37,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from lrconv._validate import as_array, check_ndim, check_pair
+from lrconv._validate import (
+    Pair,
+    as_array,
+    check_budget,
+    check_ndim,
+    check_nonempty,
+    check_pair,
+    float_dtype,
+)
+from lrconv._validate import output_size as conv_output_size
 
-__all__ = ["conv2d", "depthwise_conv2d", "pointwise_conv2d"]
-
-Pair = int | tuple[int, int]
+__all__ = ["Pair", "conv2d", "conv_output_size", "depthwise_conv2d", "pointwise_conv2d"]
 
 # About the largest im2col block (elements) built at once; bigger batches go in blocks of images.
 _CHUNK_ELEMENTS = 1 << 22
@@ -50,10 +66,7 @@ _BANDED_MAX_ROWS = 32
 _BANDED_MAX_COLS = 64
 
 
-def _float_dtype(*arrays: np.ndarray) -> np.dtype:
-    """The common floating type of ``arrays``; integers promote to float64."""
-    dtype = np.result_type(*arrays)
-    return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
+_float_dtype = float_dtype  # the shared rule; this name is kept for existing callers
 
 
 def _output_size(
@@ -61,9 +74,6 @@ def _output_size(
     padding: tuple[int, int], kernel_shape: tuple[int, ...],
 ) -> tuple[int, int]:
     """Output rows and columns; ``ValueError`` if the kernel exceeds the padded input."""
-    if kh < 1 or kw < 1:
-        raise ValueError(f"kernel must have spatial size at least 1 x 1; received kernel of "
-                         f"shape {kernel_shape}")
     hp, wp = x_shape[-2] + 2 * padding[0], x_shape[-1] + 2 * padding[1]
     if kh > hp or kw > wp:
         raise ValueError(
@@ -71,6 +81,18 @@ def _output_size(
             f"({hp} x {wp}); received x of shape {x_shape} and padding {padding}"
         )
     return (hp - kh) // stride[0] + 1, (wp - kw) // stride[1] + 1
+
+
+def _check_sizes(
+    name: str, xb_shape: tuple[int, ...], padding: tuple[int, int], out_elements: int,
+    block_elements: int, itemsize: int,
+) -> None:
+    """Refuse (before allocating) a padded input, output or im2col block above the budget."""
+    n, c, h, w = xb_shape
+    check_budget(n * c * (h + 2 * padding[0]) * (w + 2 * padding[1]), itemsize,
+                 f"the padded input of {name} (x of shape {xb_shape}, padding {padding})")
+    check_budget(out_elements, itemsize, f"the output of {name}")
+    check_budget(block_elements, itemsize, f"one block of stacked windows of {name}")
 
 
 def _batched(arr: np.ndarray) -> np.ndarray:
@@ -123,6 +145,8 @@ def conv2d(x: object, kernel: object, *, stride: Pair = 1, padding: Pair = 0) ->
             f"a 2-D x (H, W) needs a 2-D kernel (kh, kw), and a 2-D kernel needs a 2-D x; "
             f"received x of shape {xa.shape} and kernel of shape {ka.shape}"
         )
+    check_nonempty(xa, "x")
+    check_nonempty(ka, "kernel")
     sh, sw = check_pair(stride, "stride", 1)
     ph, pw = check_pair(padding, "padding", 0)
     single = xa.ndim == 2
@@ -135,9 +159,13 @@ def conv2d(x: object, kernel: object, *, stride: Pair = 1, padding: Pair = 0) ->
         )
     c_out, c_in, kh, kw = ka.shape
     ho, wo = _output_size(xa.shape, kh, kw, (sh, sw), (ph, pw), ka.shape)
-    dtype = _float_dtype(xa, ka)
+    dtype = float_dtype(xa, ka)
     xb = _batched(xa)
     rows = kh * kw * c_in
+    # a block of stacked windows holds at least one image (wrap-around columns included)
+    per_image = rows * ho * (wo if (sh, sw) != (1, 1) else xb.shape[-1] + 2 * pw)
+    _check_sizes("conv2d", xb.shape, (ph, pw), xb.shape[0] * c_out * ho * wo, per_image,
+                 dtype.itemsize)
     weights = ka.reshape(c_out, rows).astype(dtype, copy=False)  # no copy if already float
     if (sh, sw) == (1, 1) and kw - 1 <= _FLAT_MAX_WASTE * wo:
         out = _conv2d_stride1(xb, weights, kh, kw, ph, pw, dtype)
@@ -236,6 +264,8 @@ def depthwise_conv2d(
     ka = as_array(kernel, "kernel")
     check_ndim(xa, "x", (3, 4), "(C, H, W) or (N, C, H, W)")
     check_ndim(ka, "kernel", (3,), "(C, kh, kw)")
+    check_nonempty(xa, "x")
+    check_nonempty(ka, "kernel")
     sh, sw = check_pair(stride, "stride", 1)
     ph, pw = check_pair(padding, "padding", 0)
     if xa.shape[-3] != ka.shape[0]:
@@ -245,15 +275,20 @@ def depthwise_conv2d(
         )
     _, kh, kw = ka.shape
     ho, wo = _output_size(xa.shape, kh, kw, (sh, sw), (ph, pw), ka.shape)
-    dtype = _float_dtype(xa, ka)
+    dtype = float_dtype(xa, ka)
     xb = _batched(xa)
     n, c, h, w = xb.shape
+    _check_sizes("depthwise_conv2d", xb.shape, (ph, pw), n * c * ho * wo, n * c * ho * wo,
+                 dtype.itemsize)
     # The banded product multiplies every input value by the matrix's zeros too, so NaN or
-    # infinity would spread along the whole axis: non-finite inputs (a finite sum rules them
-    # out cheaply) take the elementwise path, where they stay local.
+    # infinity would spread along the whole axis; and it leaves out the taps that fall on the
+    # zero padding, where a NaN or infinite tap must still give NaN (NaN * 0, inf * 0). So
+    # non-finite inputs or filters (a finite sum rules them out cheaply) take the elementwise
+    # path, where everything propagates as numpy's arithmetic does.
     vertical = kw == 1 and (sw, pw) == (1, 0) and h <= _BANDED_MAX_ROWS
     horizontal = kh == 1 and (sh, ph) == (1, 0) and w <= _BANDED_MAX_COLS
-    if (vertical or horizontal) and np.isfinite(np.sum(xb, dtype=dtype)):
+    if ((vertical or horizontal) and np.isfinite(np.sum(xb, dtype=dtype))
+            and np.isfinite(np.sum(ka, dtype=dtype))):
         xf = xb.astype(dtype, copy=False)
         if vertical:
             out = np.matmul(_band_matrices(ka[:, :, 0].astype(dtype, copy=False), h, ph, sh), xf)
@@ -316,6 +351,8 @@ def pointwise_conv2d(x: object, weight: object) -> np.ndarray:
     wa = as_array(weight, "weight")
     check_ndim(xa, "x", (3, 4), "(C_in, H, W) or (N, C_in, H, W)")
     check_ndim(wa, "weight", (2, 4), "(C_out, C_in) or (C_out, C_in, 1, 1)")
+    check_nonempty(xa, "x")
+    check_nonempty(wa, "weight")
     if wa.ndim == 4:
         if wa.shape[2:] != (1, 1):
             raise ValueError(
@@ -328,9 +365,10 @@ def pointwise_conv2d(x: object, weight: object) -> np.ndarray:
             f"x has {xa.shape[-3]} channels but weight expects C_in = {wa.shape[1]}; received "
             f"x of shape {xa.shape} and weight of shape {np.shape(weight)}"
         )
-    dtype = _float_dtype(xa, wa)
+    dtype = float_dtype(xa, wa)
+    n, c, h, w = _batched(xa).shape
+    check_budget(n * wa.shape[0] * h * w, dtype.itemsize, "the output of pointwise_conv2d")
     xb = _batched(xa).astype(dtype, copy=False)
-    n, c, h, w = xb.shape
     out = np.matmul(wa.astype(dtype, copy=False), xb.reshape(n, c, h * w))
     out = out.reshape(n, wa.shape[0], h, w)
     return out if xa.ndim == 4 else out[0]
