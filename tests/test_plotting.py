@@ -94,7 +94,7 @@ def test_plot_channels():
 
 
 def test_plot_patch_cube():
-    ax = P.plot_patch_cube((3, 7, 7), 3, (1, 2))
+    ax = P.plot_patch_cube((3, 7, 7), kernel_size=3, position=(1, 2))
     polys = [p for p in ax.patches if isinstance(p, Polygon)]
     assert len(polys) == 4 * 3  # input, patch, output, output cell: three faces each
     joined = " ".join(texts(ax))
@@ -108,13 +108,13 @@ def test_draw_box_faces():
 
 
 def test_plot_sliding_window():
-    fig = P.plot_sliding_window((5, 5), 3, stride=2, padding=1)
+    fig = P.plot_sliding_window((5, 5), kernel_size=3, stride=2, padding=1)
     assert len(fig.axes) == 4
     assert fig.axes[-1].get_title() == "output 3 x 3"
     # padded 7 x 7 grid: 24 padding cells marked 0
     assert texts(fig.axes[0]).count("0") == 24
     assert "stride 2, padding 1" in fig.get_suptitle()
-    fig = P.plot_sliding_window((5, 5), 3, positions=[(2, 2)])
+    fig = P.plot_sliding_window((5, 5), kernel_size=3, positions=[(2, 2)])
     assert len(fig.axes) == 2 and fig.axes[0].get_title() == "output (2, 2)"
 
 
@@ -133,10 +133,10 @@ def test_plot_toeplitz():
         (lambda: P.plot_kernel("abc"), TypeError),
         (lambda: P.plot_channels(np.ones((4, 5, 5))), ValueError),
         (lambda: P.plot_channels(np.ones((5, 5))), ValueError),
-        (lambda: P.plot_patch_cube((3, 2, 2), 3), ValueError),
-        (lambda: P.plot_patch_cube((3, 7, 7), 3, (5, 0)), ValueError),
-        (lambda: P.plot_sliding_window((5, 5), 3, positions=[(3, 0)]), ValueError),
-        (lambda: P.plot_sliding_window((5, 5), 3, stride=0), ValueError),
+        (lambda: P.plot_patch_cube((3, 2, 2), kernel_size=3), ValueError),
+        (lambda: P.plot_patch_cube((3, 7, 7), kernel_size=3, position=(5, 0)), ValueError),
+        (lambda: P.plot_sliding_window((5, 5), kernel_size=3, positions=[(3, 0)]), ValueError),
+        (lambda: P.plot_sliding_window((5, 5), kernel_size=3, stride=0), ValueError),
         (lambda: P.plot_kernel(np.ones((2, 2)), ax="axes"), TypeError),
     ],
 )
@@ -287,3 +287,61 @@ def test_plot_filter_grid_shares_one_scale_and_hides_spare_panels():
         P.plot_filter_grid(filters, titles=["a"])
     with pytest.raises(ValueError, match="dimensions"):
         P.plot_filter_grid(np.ones((3, 3)))
+
+
+# --- the package's conventions
+
+
+def test_every_public_helper_wears_the_house_style():
+    seen = {}
+
+    def probe(*_args, **_kwargs):
+        seen["spines"] = matplotlib.rcParams["axes.spines.top"]
+        return "drawn"
+
+    matplotlib.rcParams["axes.spines.top"] = True
+    try:
+        assert P.styled(probe)(1, x=2) == "drawn"
+        assert seen["spines"] is False
+        assert matplotlib.rcParams["axes.spines.top"] is True  # restored afterwards
+    finally:
+        matplotlib.rcdefaults()
+    for name in P.__all__:
+        obj = getattr(P, name)
+        if name.startswith("plot_") and obj is not P.plot_convergence \
+                and obj is not P.plot_rank_error_curve:
+            assert hasattr(obj, "__wrapped__"), name
+
+
+def test_argument_convention_ax_second_options_keyword_only():
+    import inspect
+
+    for name in P.__all__:
+        if not name.startswith("plot_"):
+            continue
+        params = list(inspect.signature(getattr(P, name)).parameters.values())
+        names = [p.name for p in params]
+        if "ax" in names:
+            position = names.index("ax")
+            assert params[position].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD, name
+            # the data come first: one argument before ax, or two for the rank-error alias
+            assert position == (2 if name == "plot_rank_error_curve" else 1), name
+            rest = params[position + 1:]
+            assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in rest), name
+
+
+def test_plot_lines_is_the_one_line_chart():
+    assert P.plot_curves is P.plot_lines
+    ax = P.plot_lines({"a": ([1, 2, 3], [1.0, 2.0, 3.0]), "b": ([1, 2, 3], [1.0, 2.0, 3.0])},
+                      xlabel="x", ylabel="y", xticks=[1, 2, 3])
+    first, second = ax.get_lines()
+    # lines that lie on each other stay visible: different dash, marker, size and fill
+    assert first.get_linestyle() != second.get_linestyle()
+    assert first.get_marker() != second.get_marker()
+    assert second.get_markersize() < first.get_markersize()
+    assert second.get_markerfacecolor() == "white"
+    assert list(ax.get_xticks()) == [1, 2, 3]
+    single = P.plot_lines({"only": ([1, 2], [3.0, 4.0])}, xlabel="x", ylabel="y")
+    assert single.get_legend() is None
+    assert P.plot_lines({"only": ([1, 2], [3.0, 4.0])}, xlabel="x", ylabel="y",
+                        legend=True).get_legend() is not None

@@ -1,0 +1,3 @@
+"""Charts of measured speed (chapter 6)."""
+
+__all__: list[str] = []
