@@ -24,9 +24,10 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+if str(ROOT) not in sys.path:  # run as a script: make the `scripts` package importable
+    sys.path.insert(0, str(ROOT))
 
-from browser_support import (  # noqa: E402
+from scripts.site_tools import (  # noqa: E402
     WAIT_FOR_IMAGES_JS,
     WAIT_FOR_MATHJAX_JS,
     chromium,

@@ -20,15 +20,15 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
-from browser_support import (
+from browser_support import browser_required, shows_seed_comparison
+
+from scripts.site_tools import (
     BUILD,
     HTML,
     ROOT,
-    browser_required,
     build_html,
     chromium,
     serve,
-    shows_seed_comparison,
     source_of,
     stale_docs,
     toc_docs,

@@ -15,15 +15,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from browser_support import (
+from browser_support import browser_required, normal_text, shows_seed_comparison
+
+from scripts.site_tools import (
     BUILD,
     HOW_TO_GET_A_BROWSER,
     HTML,
     ROOT,
-    browser_required,
     chromium_path,
-    normal_text,
-    shows_seed_comparison,
     source_of,
     toc_docs,
 )

@@ -1,0 +1,1 @@
+"""Project tooling: the PDF handout, the student and instructor editions, site helpers."""
