@@ -4,6 +4,8 @@
     python3 tasks.py book        # venv + pinned lock, execute every notebook, strict HTML build
     python3 tasks.py test        # venv + pinned lock, then the whole test suite
     python3 tasks.py notebooks   # re-execute every notebook in place, outputs stored reproducibly
+    python3 tasks.py student     # student notebooks (no hidden checks, no solutions) in _build/student
+    python3 tasks.py instructor  # instructor pack (answer keys, unseen items) in _build/instructor
     python3 tasks.py pdf         # PDF handout at _build/pdf/book.pdf
     python3 tasks.py bench       # benchmarks (installs the [bench] extra: CPU PyTorch, TensorLy)
     python3 tasks.py lab         # open the notebooks in JupyterLab
@@ -75,6 +77,24 @@ def build_html() -> None:
 
 def book(_args: list[str]) -> None:
     build_html()
+    editions("student", "--out", ROOT / "_build" / "student", "--html", ROOT / "_build" / "html")
+
+
+def editions(kind: str, *args: str | os.PathLike) -> None:
+    """Write the student edition or the instructor pack with scripts/editions.py."""
+    script = ROOT / "scripts" / "editions.py"
+    if script.exists():
+        run(PY, script, kind, *args)
+
+
+def student(_args: list[str]) -> None:
+    ensure_venv()
+    editions("student", "--out", ROOT / "_build" / "student")
+
+
+def instructor(_args: list[str]) -> None:
+    ensure_venv()
+    editions("instructor", "--out", ROOT / "_build" / "instructor")
 
 
 def test(args: list[str]) -> None:
@@ -168,7 +188,8 @@ def clean(_args: list[str]) -> None:
         shutil.rmtree(ROOT / p, ignore_errors=True)
 
 
-TASKS = {f.__name__: f for f in (book, test, notebooks, pdf, bench, lab, lock, clean)}
+TASKS = {f.__name__: f for f in (book, test, notebooks, student, instructor, pdf, bench, lab, lock,
+                                  clean)}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:
