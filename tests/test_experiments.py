@@ -1,0 +1,67 @@
+"""lrconv.experiments: spreads over seeds and the rule for calling two results different."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lrconv.experiments import Spread, differ, over_seeds, spread
+
+finite = st.floats(-1e6, 1e6, allow_nan=False)
+
+
+@given(st.lists(finite, min_size=2, max_size=12))
+def test_spread_matches_the_statistics_module(values):
+    s = spread(values)
+    assert s.n == len(values)
+    assert s.mean == pytest.approx(statistics.fmean(values), rel=1e-9, abs=1e-6)
+    assert s.std == pytest.approx(statistics.stdev(values), rel=1e-6, abs=1e-6)
+    assert (s.low, s.high) == (min(values), max(values))
+
+
+def test_known_values_and_format():
+    s = spread([0.98, 0.99, 1.0])
+    assert s.mean == pytest.approx(0.99) and s.std == pytest.approx(0.01)
+    assert format(s, ".3f") == "0.990 ± 0.010" and str(s) == "0.990 ± 0.010"
+    assert spread([3]) == Spread(3.0, 0.0, 3.0, 3.0, 1)
+
+
+def test_differ_needs_more_than_the_spreads():
+    a, b = spread([0.90, 0.92, 0.94]), spread([0.95, 0.96, 0.97])
+    assert a.std + b.std == pytest.approx(0.03)
+    assert differ(a, b) is True  # means 0.05 apart
+    assert differ(a, spread([0.93, 0.94, 0.95])) is False  # 0.02 apart, inside 0.03
+    assert differ(a, a) is False
+
+
+@pytest.mark.parametrize(
+    ("values", "error", "match"),
+    [([], ValueError, "non-empty"), ("abc", TypeError, "sequence"), (5, TypeError, "sequence"),
+     ([1, None], TypeError, r"values\[1\]"), ([1, True], TypeError, r"values\[1\]"),
+     ([1.0, float("nan")], ValueError, r"values\[1\] must be finite"),
+     ([[1, 2], [3, 4]], ValueError, "1-D")],
+)
+def test_spread_rejects_bad_values(values, error, match):
+    with pytest.raises(error, match=match):
+        spread(values)
+
+
+@given(st.one_of(st.none(), st.integers(), st.text(), st.floats()))
+def test_differ_takes_only_spreads(other):
+    with pytest.raises(TypeError, match="must be a Spread"):
+        differ(spread([1.0]), other)
+
+
+def test_over_seeds():
+    assert over_seeds(lambda s: s * s, [0, 1, 2]) == [0, 1, 4]
+    with pytest.raises(ValueError, match="distinct"):
+        over_seeds(lambda s: s, [1, 1])
+    with pytest.raises(ValueError, match="non-empty"):
+        over_seeds(lambda s: s, [])
+    with pytest.raises(ValueError, match=r"seeds\[0\] must be >= 0"):
+        over_seeds(lambda s: s, [-1])
+    with pytest.raises(TypeError, match="run must be callable"):
+        over_seeds(3, [0])
