@@ -10,25 +10,40 @@ costs of all three forms.
 - Per-slice SVD (rank ``r``): each 2-D filter ``K[o, i]`` is replaced by its best rank-``r``
   approximation ``columns[o, i] @ rows[o, i]`` (:func:`slice_svd_decompose`).
 
-Only numpy is used; every step is a small function so that the book can show it.
+The factor types (:class:`CPFactors`, :class:`Tucker2Factors`, :class:`SliceSVDFactors`) live
+in :mod:`lrconv.factors` and are re-exported here; this module holds the algorithms. Only numpy
+is used (and threadpoolctl to keep BLAS to one thread during the ALS sweeps); every step is a
+small function so that the book can show it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import numbers
 import warnings
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from lrconv._validate import as_array, check_finite, check_int, check_ndim
-
-try:  # optional: keeps BLAS to one thread during the ALS sweeps (see _small_blas)
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover
-    threadpool_limits = None
+from lrconv._validate import (
+    as_array,
+    check_budget,
+    check_finite,
+    check_float,
+    check_int,
+    check_ndim,
+    check_nonempty,
+)
+from lrconv.factors import (  # the factor types and their checks, re-exported
+    CPFactors,
+    SliceSVDFactors,
+    Tucker2Factors,
+    check_cp_factors,
+    check_slice_svd_factors,
+    check_tucker2_factors,
+    cp_to_kernel,
+    slice_svd_to_kernel,
+    tucker2_to_kernel,
+)
 
 __all__ = [
     "CPFactors",
@@ -56,68 +71,6 @@ class ConvergenceWarning(UserWarning):
     """An iterative decomposition stopped at ``max_iter`` before meeting its tolerance.
 
     Introduced in chapter 5."""
-
-
-class CPFactors(NamedTuple):
-    """The four factor matrices of a rank-``R`` CP kernel (chapter 4).
-
-    Attributes
-    ----------
-    out : ndarray, shape (C_out, R)
-    inp : ndarray, shape (C_in, R)
-    vertical : ndarray, shape (kh, R)
-    horizontal : ndarray, shape (kw, R)
-    """
-
-    out: np.ndarray
-    inp: np.ndarray
-    vertical: np.ndarray
-    horizontal: np.ndarray
-
-    @property
-    def rank(self) -> int:
-        """The number of rank-one terms ``R``."""
-        return int(self.out.shape[1])
-
-
-class Tucker2Factors(NamedTuple):
-    """A Tucker-2 kernel: a small core and one factor per channel mode (chapter 5).
-
-    Attributes
-    ----------
-    core : ndarray, shape (R_out, R_in, kh, kw)
-    out : ndarray, shape (C_out, R_out)
-    inp : ndarray, shape (C_in, R_in)
-    """
-
-    core: np.ndarray
-    out: np.ndarray
-    inp: np.ndarray
-
-    @property
-    def ranks(self) -> tuple[int, int]:
-        """The pair ``(R_out, R_in)``."""
-        return int(self.core.shape[0]), int(self.core.shape[1])
-
-
-class SliceSVDFactors(NamedTuple):
-    """Every 2-D filter ``K[o, i]`` as ``columns[o, i] @ rows[o, i]`` (chapter 5).
-
-    Attributes
-    ----------
-    columns : ndarray, shape (C_out, C_in, kh, r)
-        Vertical (column) filters, scaled by the singular values.
-    rows : ndarray, shape (C_out, C_in, r, kw)
-        Horizontal (row) filters.
-    """
-
-    columns: np.ndarray
-    rows: np.ndarray
-
-    @property
-    def rank(self) -> int:
-        """The rank ``r`` kept in every slice."""
-        return int(self.columns.shape[-1])
 
 
 @dataclass(frozen=True)
@@ -148,9 +101,6 @@ class CPResult:
         return int(self.errors.size)
 
 
-# --------------------------------------------------------------------------- checks
-
-
 def _check_kernel(kernel: object, name: str = "kernel") -> np.ndarray:
     arr = as_array(kernel, name)
     check_ndim(arr, name, (4,), "(C_out, C_in, kh, kw)")
@@ -158,109 +108,6 @@ def _check_kernel(kernel: object, name: str = "kernel") -> np.ndarray:
         raise ValueError(f"{name} must not be empty; received shape {arr.shape}")
     check_finite(arr, name)
     return arr.astype(np.float64)
-
-
-def _float(a: np.ndarray) -> np.ndarray:
-    """Floating arrays unchanged (float32 stays float32), integer arrays as float64."""
-    return a if np.issubdtype(a.dtype, np.floating) else a.astype(np.float64)
-
-
-def _check_factor(arr: object, name: str, rows: int | None, rank: int | None) -> np.ndarray:
-    a = as_array(arr, name)
-    check_ndim(a, name, (2,))
-    if rows is not None and a.shape[0] != rows:
-        raise ValueError(f"{name} must have {rows} rows to fit the other factors; "
-                         f"received shape {a.shape}")
-    if rank is not None and a.shape[1] != rank:
-        raise ValueError(f"{name} must have {rank} columns (the rank of the other factors); "
-                         f"received shape {a.shape}")
-    return a
-
-
-def check_cp_factors(factors: object, name: str = "factors") -> CPFactors:
-    """Return ``factors`` as :class:`CPFactors` of float arrays, or raise a clear error.
-
-    Introduced in chapter 4; :mod:`lrconv.layers` checks its arguments with it."""
-    if not isinstance(factors, tuple) or len(factors) != 4:
-        raise TypeError(f"{name} must be CPFactors(out, inp, vertical, horizontal); "
-                        f"received {type(factors).__name__}")
-    out = _check_factor(factors[0], f"{name}.out", None, None)
-    rank = out.shape[1]
-    if rank < 1:
-        raise ValueError(f"{name}.out must have at least one column; received shape {out.shape}")
-    inp = _check_factor(factors[1], f"{name}.inp", None, rank)
-    vertical = _check_factor(factors[2], f"{name}.vertical", None, rank)
-    horizontal = _check_factor(factors[3], f"{name}.horizontal", None, rank)
-    for label, f in (("out", out), ("inp", inp), ("vertical", vertical),
-                     ("horizontal", horizontal)):
-        if f.shape[0] < 1:
-            raise ValueError(f"{name}.{label} must have at least one row; received {f.shape}")
-    return CPFactors(*(_float(f) for f in (out, inp, vertical, horizontal)))
-
-
-def check_tucker2_factors(factors: object, name: str = "factors") -> Tucker2Factors:
-    """Return ``factors`` as :class:`Tucker2Factors` of float arrays, or raise a clear error.
-
-    Introduced in chapter 5."""
-    if not isinstance(factors, tuple) or len(factors) != 3:
-        raise TypeError(f"{name} must be Tucker2Factors(core, out, inp); "
-                        f"received {type(factors).__name__}")
-    core = as_array(factors[0], f"{name}.core")
-    check_ndim(core, f"{name}.core", (4,), "(R_out, R_in, kh, kw)")
-    if 0 in core.shape:
-        raise ValueError(f"{name}.core must not be empty; received shape {core.shape}")
-    out = _check_factor(factors[1], f"{name}.out", None, core.shape[0])
-    inp = _check_factor(factors[2], f"{name}.inp", None, core.shape[1])
-    for label, f in (("out", out), ("inp", inp)):
-        if f.shape[0] < 1:
-            raise ValueError(f"{name}.{label} must have at least one row; received {f.shape}")
-    return Tucker2Factors(*(_float(f) for f in (core, out, inp)))
-
-
-def check_slice_svd_factors(factors: object, name: str = "factors") -> SliceSVDFactors:
-    """Return ``factors`` as :class:`SliceSVDFactors` of float arrays, or raise a clear error.
-
-    Introduced in chapter 5."""
-    if not isinstance(factors, tuple) or len(factors) != 2:
-        raise TypeError(f"{name} must be SliceSVDFactors(columns, rows); "
-                        f"received {type(factors).__name__}")
-    columns = as_array(factors[0], f"{name}.columns")
-    rows = as_array(factors[1], f"{name}.rows")
-    check_ndim(columns, f"{name}.columns", (4,), "(C_out, C_in, kh, r)")
-    check_ndim(rows, f"{name}.rows", (4,), "(C_out, C_in, r, kw)")
-    if 0 in columns.shape or 0 in rows.shape:
-        raise ValueError(f"{name}.columns and {name}.rows must not be empty; received shapes "
-                         f"{columns.shape} and {rows.shape}")
-    c_out, c_in, _, r = columns.shape
-    if rows.shape[:3] != (c_out, c_in, r):
-        raise ValueError(f"{name}.rows must have shape ({c_out}, {c_in}, {r}, kw) to fit "
-                         f"{name}.columns of shape {columns.shape}; received {rows.shape}")
-    return SliceSVDFactors(_float(columns), _float(rows))
-
-
-# --------------------------------------------------------------------------- reconstruction
-
-
-def cp_to_kernel(factors: CPFactors) -> np.ndarray:
-    """Rebuild the kernel ``einsum('or,ir,hr,wr->oihw', out, inp, vertical, horizontal)``.
-
-    Introduced in chapter 4.
-    """
-    f = check_cp_factors(factors)
-    return np.einsum("or,ir,hr,wr->oihw", f.out, f.inp, f.vertical, f.horizontal,
-                     optimize=True)
-
-
-def tucker2_to_kernel(factors: Tucker2Factors) -> np.ndarray:
-    """Rebuild the kernel ``einsum('abhw,oa,ib->oihw', core, out, inp)``. Chapter 5."""
-    f = check_tucker2_factors(factors)
-    return np.einsum("abhw,oa,ib->oihw", f.core, f.out, f.inp, optimize=True)
-
-
-def slice_svd_to_kernel(factors: SliceSVDFactors) -> np.ndarray:
-    """Rebuild the kernel ``einsum('oihr,oirw->oihw', columns, rows)``. Chapter 5."""
-    f = check_slice_svd_factors(factors)
-    return np.einsum("oihr,oirw->oihw", f.columns, f.rows)
 
 
 def relative_error(kernel: object, approx: object) -> float:
@@ -289,21 +136,26 @@ def unfold(tensor: object, mode: int) -> np.ndarray:
 
     Row ``j`` holds every entry whose index along ``mode`` is ``j``; the other indices run
     along the columns in C order (the last one fastest). For a CP kernel,
-    ``unfold(K, 0) == out @ khatri_rao(inp, vertical, horizontal).T``.
+    ``unfold(K, 0) == out @ khatri_rao(inp, vertical, horizontal).T``; for a 4-D kernel
+    ``unfold(K, 0)`` is ``C_out x (C_in kh kw)`` and ``unfold(K, 1)`` is ``C_in x (C_out kh kw)``
+    (chapter 7 reads ranks from their singular values). The one unfolding of lrconv:
+    :func:`lrconv.rank.unfold` is this function.
 
     Parameters
     ----------
-    tensor : array_like, at least 1-D
+    tensor : array_like, at least 1-D, no axis of length 0
     mode : int
         Axis to put along the rows, ``0 <= mode < tensor.ndim``.
 
     Returns
     -------
     ndarray, shape (tensor.shape[mode], size // tensor.shape[mode])
+        Of the tensor's dtype (a view when the layout allows it).
     """
     arr = as_array(tensor, "tensor")
     if arr.ndim < 1:
         raise ValueError("tensor must have at least 1 dimension; received a scalar")
+    check_nonempty(arr, "tensor")
     mode = check_int(mode, "mode", 0)
     if mode >= arr.ndim:
         raise ValueError(f"mode must be below tensor.ndim = {arr.ndim}; received {mode}")
@@ -318,9 +170,18 @@ def _sign_fix(u: np.ndarray) -> np.ndarray:
     return u * signs
 
 
-def _leading_vectors(matrix: np.ndarray, count: int) -> np.ndarray:
-    """The ``count`` leading left singular vectors of ``matrix`` (sign-fixed)."""
+def _leading_vectors(matrix: np.ndarray, count: int, complete: bool = False) -> np.ndarray:
+    """The ``count`` leading left singular vectors of ``matrix`` (sign-fixed), at most as many
+    as ``matrix`` has columns.
+
+    With ``complete``, a ``count`` above the number of columns is met too: the full SVD's
+    extra left singular vectors (orthonormal, orthogonal to the column space) complete the
+    set, so the result has ``min(count, rows)`` orthonormal columns."""
     u = np.linalg.svd(matrix, full_matrices=False)[0]
+    if complete and count > u.shape[1]:
+        rows = matrix.shape[0]
+        check_budget(rows * rows, 8, f"the full SVD of a {rows} x {matrix.shape[1]} unfolding")
+        u = np.linalg.svd(matrix, full_matrices=True)[0]
     return _sign_fix(u[:, :count])
 
 
@@ -353,15 +214,13 @@ def _normalise(factor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return factor / np.where(norms > 0, norms, 1.0), norms
 
 
-def _small_blas() -> contextlib.AbstractContextManager:
-    """One BLAS thread while the context is open, if threadpoolctl is installed.
+def _small_blas() -> threadpool_limits:
+    """One BLAS thread while the context is open.
 
     An ALS sweep multiplies small matrices (a few hundred rows), for which starting BLAS
     threads costs more than it gives; on a busy machine threads waiting for each other made
     ``cp_decompose`` 10-20 times slower than one thread.
     """
-    if threadpool_limits is None:  # pragma: no cover
-        return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
 
 
@@ -391,6 +250,9 @@ def khatri_rao(*matrices: object) -> np.ndarray:
             raise ValueError(f"matrices[{k}] must have {mats[0].shape[1]} columns like "
                              f"matrices[0]; received shape {arr.shape}")
         mats.append(arr)
+    rows = int(np.prod([m.shape[0] for m in mats], dtype=object))
+    check_budget(rows * mats[0].shape[1], np.result_type(*mats).itemsize,
+                 "the Khatri-Rao product")
     result = mats[0]
     for m in mats[1:]:
         result = _khatri_rao(result, m)
@@ -457,6 +319,14 @@ def cp_als(
     return _cp_als(kernel, rank, max_iter, tol, seed)
 
 
+def _check_cp_budget(shape: tuple[int, ...], rank: int) -> None:
+    """Refuse a rank whose ALS work arrays (Gram matrices ``R x R``, Khatri-Rao products of
+    up to ``C_out C_in x R``) would exceed the memory budget, before allocating any."""
+    c_out, c_in, kh, kw = shape
+    rows = max(rank, c_in * kh * kw, c_out * kh * kw, c_out * c_in)
+    check_budget(rows * rank, 8, f"CP-ALS with rank={rank} on a kernel of shape {shape}")
+
+
 def _cp_als(kernel: object, rank: int, max_iter: int, tol: float, seed: int) -> CPResult:
     """Checks, the zero-kernel case, then the sweeps (kept at the same call depth for both
     public entry points, so that the warning points at the caller's line)."""
@@ -464,10 +334,8 @@ def _cp_als(kernel: object, rank: int, max_iter: int, tol: float, seed: int) -> 
     rank = check_int(rank, "rank", 1)
     max_iter = check_int(max_iter, "max_iter", 1)
     seed = check_int(seed, "seed", 0)
-    if not isinstance(tol, numbers.Real) or isinstance(tol, bool) or not np.isfinite(tol) \
-            or tol < 0:
-        raise ValueError(f"tol must be a finite number >= 0; received {tol!r}")
-
+    tol = check_float(tol, "tol", minimum=0.0)
+    _check_cp_budget(k.shape, rank)
     c_out, c_in, kh, kw = k.shape
     peak = float(np.max(np.abs(k)))
     if peak == 0.0:  # nothing to fit: all components zero
@@ -614,6 +482,11 @@ def tucker2_decompose(
     the kernel already projected on the other, which never increases the error. The core is
     the kernel projected on both. At full ranks ``(C_out, C_in)`` the factorization is exact.
 
+    The shapes are always the promised ones, ``core (R_out, R_in, kh, kw)``, ``out (C_out,
+    R_out)``, ``inp (C_in, R_in)``, even when a rank exceeds the rank of its unfolding (say
+    ``R_out > C_in kh kw``): the missing singular vectors are completed by an orthonormal basis
+    of the rest of the space, and the core is zero along them.
+
     Parameters
     ----------
     kernel : array_like, shape (C_out, C_in, kh, kw)
@@ -623,7 +496,8 @@ def tucker2_decompose(
     max_iter : int
         Maximum number of HOOI sweeps (0 gives the plain truncated HOSVD).
     tol : float
-        Stop when the squared relative error changes by less than ``tol`` in one sweep.
+        Stop when the squared relative error changes by less than ``tol`` in one sweep; a
+        finite number ``>= 0``.
 
     Returns
     -------
@@ -632,13 +506,16 @@ def tucker2_decompose(
     k = _check_kernel(kernel)
     r_out, r_in = _check_ranks(ranks, k.shape)
     max_iter = check_int(max_iter, "max_iter", 0)
-    out = _leading_vectors(_unfold(k, 0), r_out)
-    inp = _leading_vectors(_unfold(k, 1), r_in)
+    tol = check_float(tol, "tol", minimum=0.0)
+    out = _leading_vectors(_unfold(k, 0), r_out, complete=True)
+    inp = _leading_vectors(_unfold(k, 1), r_in, complete=True)
     norm_sq = float(np.sum(k * k))
     captured = float(np.sum(_tucker2_core(k, out, inp) ** 2))
     for _ in range(max_iter):
-        out = _leading_vectors(_unfold(np.einsum("oihw,ib->obhw", k, inp), 0), r_out)
-        inp = _leading_vectors(_unfold(np.einsum("oihw,oa->aihw", k, out), 1), r_in)
+        out = _leading_vectors(_unfold(np.einsum("oihw,ib->obhw", k, inp), 0), r_out,
+                               complete=True)
+        inp = _leading_vectors(_unfold(np.einsum("oihw,oa->aihw", k, out), 1), r_in,
+                               complete=True)
         new = float(np.sum(_tucker2_core(k, out, inp) ** 2))
         done = norm_sq == 0 or abs(new - captured) <= tol * norm_sq
         captured = new

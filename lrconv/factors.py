@@ -458,5 +458,47 @@ class SliceSVDFactors(_SliceSVDFields):
         )
 
 
+# --------------------------------------------------------------------------- functions
+
+
+def _coerce(cls: type, factors: object, name: str):
+    if isinstance(factors, cls):
+        return factors
+    if not isinstance(factors, tuple) or len(factors) != len(cls._fields):
+        raise TypeError(f"{name} must be {cls.__name__}({', '.join(cls._fields)}); received "
+                        f"{type(factors).__name__}")
+    return cls(*factors)
+
+
+def check_cp_factors(factors: object, name: str = "factors") -> CPFactors:
+    """``factors`` (a :class:`CPFactors` or a 4-tuple of arrays) as :class:`CPFactors`."""
+    return _coerce(CPFactors, factors, name)
+
+
+def check_tucker2_factors(factors: object, name: str = "factors") -> Tucker2Factors:
+    """``factors`` (a :class:`Tucker2Factors` or a 3-tuple) as :class:`Tucker2Factors`."""
+    return _coerce(Tucker2Factors, factors, name)
+
+
+def check_slice_svd_factors(factors: object, name: str = "factors") -> SliceSVDFactors:
+    """``factors`` (a :class:`SliceSVDFactors` or a pair) as :class:`SliceSVDFactors`."""
+    return _coerce(SliceSVDFactors, factors, name)
+
+
+def cp_to_kernel(factors: CPFactors) -> np.ndarray:
+    """The kernel ``einsum('or,ir,hr,wr->oihw', out, inp, vertical, horizontal)`` (chapter 4)."""
+    return check_cp_factors(factors).to_kernel()
+
+
+def tucker2_to_kernel(factors: Tucker2Factors) -> np.ndarray:
+    """The kernel ``einsum('abhw,oa,ib->oihw', core, out, inp)`` (chapter 5)."""
+    return check_tucker2_factors(factors).to_kernel()
+
+
+def slice_svd_to_kernel(factors: SliceSVDFactors) -> np.ndarray:
+    """The kernel ``einsum('oihr,oirw->oihw', columns, rows)`` (chapter 5)."""
+    return check_slice_svd_factors(factors).to_kernel()
+
+
 FORMS = {"cp": CPFactors, "tucker2": Tucker2Factors, "slice_svd": SliceSVDFactors}
 """The factor type of each form, by the name :mod:`lrconv.nn` and the chapters use."""

@@ -21,7 +21,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lrconv._validate import as_array, check_finite, check_int, check_ndim
+from lrconv._validate import (
+    as_array,
+    check_finite,
+    check_float,
+    check_int,
+    check_ndim,
+    check_nonempty,
+)
+from lrconv.decompose import unfold
 
 __all__ = [
     "EVBMFResult",
@@ -38,8 +46,7 @@ __all__ = [
 def _check_matrix(matrix: object, name: str = "matrix") -> np.ndarray:
     arr = as_array(matrix, name)
     check_ndim(arr, name, (2,), "(rows, columns)")
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty; received shape {arr.shape}")
+    check_nonempty(arr, name)
     check_finite(arr, name)
     return arr.astype(np.float64)
 
@@ -53,16 +60,19 @@ def _check_kernel(kernel: object) -> np.ndarray:
     return arr.astype(np.float64)
 
 
-def unfold(kernel: object, mode: int) -> np.ndarray:
-    """Mode-``mode`` unfolding of a 4-D kernel: that axis along the rows (chapter 7).
+# Matrices whose largest entry lies outside [2**-_SAFE_EXP, 2**_SAFE_EXP] are rescaled by a power
+# of two before their singular values are squared, so that the squares neither underflow nor
+# overflow; inside the range nothing is rescaled (power-of-two scaling is exact in any case).
+_SAFE_EXP = 200
 
-    ``unfold(K, 0)`` is ``C_out x (C_in kh kw)``, ``unfold(K, 1)`` is ``C_in x (C_out kh kw)``.
-    """
-    k = _check_kernel(kernel)
-    mode = check_int(mode, "mode", 0)
-    if mode > 3:
-        raise ValueError(f"mode must be 0, 1, 2 or 3 for a 4-D kernel; received {mode}")
-    return np.moveaxis(k, mode, 0).reshape(k.shape[mode], -1)
+
+def _binary_scale(a: np.ndarray) -> int:
+    """The exponent ``e`` such that ``a * 2**-e`` has entries of moderate size (0 if they
+    already are, or if ``a`` is zero)."""
+    peak = float(np.max(np.abs(a)))
+    if peak == 0.0 or 2.0**-_SAFE_EXP <= peak <= 2.0**_SAFE_EXP:
+        return 0
+    return int(np.frexp(peak)[1])
 
 
 def energy_rank(matrix: object, fraction: float) -> int:
@@ -82,12 +92,13 @@ def energy_rank(matrix: object, fraction: float) -> int:
     Returns
     -------
     int
-        Between 1 and ``min(L, M)``; 0 for an all-zero matrix.
+        Between 1 and ``min(L, M)``; 0 for an all-zero matrix. The same for ``c * matrix`` at
+        any scale ``c != 0`` (very large or very small matrices are rescaled by a power of two
+        before the singular values are squared).
     """
     a = _check_matrix(matrix)
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) \
-            or not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be a number in (0, 1]; received {fraction!r}")
+    fraction = check_float(fraction, "fraction", minimum=0.0, strict=True, maximum=1.0)
+    a = np.ldexp(a, -_binary_scale(a))  # the rank does not depend on the scale
     s2 = np.linalg.svd(a, compute_uv=False) ** 2
     total = float(s2.sum())
     if total == 0.0:
@@ -103,8 +114,7 @@ def evbmf_threshold_tau(alpha: float) -> float:
     It is the positive zero of ``log(t + 1) + alpha * log(t / alpha + 1) - t`` (Nakajima et al.
     2013), found by bisection; ``2.5129 * sqrt(alpha)`` is a close approximation.
     """
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha <= 1:
-        raise ValueError(f"alpha must be a number in (0, 1]; received {alpha!r}")
+    alpha = check_float(alpha, "alpha", minimum=0.0, strict=True, maximum=1.0)
 
     def xi(t: float) -> float:
         return math.log1p(t) + alpha * math.log1p(t / alpha) - t
@@ -214,17 +224,23 @@ def evbmf(matrix: object, sigma2: float | None = None) -> EVBMFResult:
     Returns
     -------
     EVBMFResult
+        The rank is the same for ``c * matrix`` at any scale ``c != 0``: the work is done on the
+        matrix rescaled by a power of two, and ``sigma2``, ``threshold``, ``singular_values``
+        and ``estimates`` are reported in the matrix's own units (``sigma2`` becomes ``inf`` or
+        0 when the squared scale lies outside the floating-point range).
     """
     a = _check_matrix(matrix)
+    given = None if sigma2 is None else check_float(sigma2, "sigma2", minimum=0.0, strict=True)
     if a.shape[0] > a.shape[1]:
         a = a.T
     el, m = a.shape
     alpha = el / m
-    s = np.linalg.svd(a, compute_uv=False)
+    e = _binary_scale(a)  # work on a * 2**-e; s scales by 2**e, sigma2 by 4**e
+    s = np.linalg.svd(np.ldexp(a, -e), compute_uv=False)
     s2 = s**2
     tau = evbmf_threshold_tau(alpha)
     xbar = (1.0 + tau) * (1.0 + alpha / tau)
-    if sigma2 is None:
+    if given is None:
         upper = float(s2.sum()) / (el * m)
         if upper == 0.0:  # an all-zero matrix: nothing to keep
             return EVBMFResult(0, 0.0, 0.0, s, np.zeros(0))
@@ -233,16 +249,19 @@ def evbmf(matrix: object, sigma2: float | None = None) -> EVBMFResult:
                     float(np.mean(s2[h_bar:])) / m if h_bar < el else 0.0)
         lower = min(max(lower, 1e-12 * upper), upper)
         sigma2 = _minimise_sigma2(s2, m, alpha, xbar, lower, upper) if lower < upper else upper
-    elif isinstance(sigma2, bool) or not isinstance(sigma2, (int, float)) or not sigma2 > 0 \
-            or not math.isfinite(sigma2):
-        raise ValueError(f"sigma2 must be a finite number > 0 or None; received {sigma2!r}")
+    else:
+        with np.errstate(over="ignore", under="ignore"):
+            sigma2 = float(np.ldexp(given, -2 * e))
     sigma2 = float(sigma2)
     threshold = math.sqrt(m * sigma2 * xbar)
     kept = s[s > threshold]
     q = 1.0 - (el + m) * sigma2 / kept**2
     estimates = kept / 2.0 * (q + np.sqrt(np.maximum(q**2 - 4.0 * el * m * sigma2**2 / kept**4,
                                                      0.0)))
-    return EVBMFResult(int(kept.size), sigma2, threshold, s, estimates)
+    with np.errstate(over="ignore", under="ignore"):  # back to the matrix's own scale
+        sigma2 = given if given is not None else float(np.ldexp(sigma2, 2 * e))
+        return EVBMFResult(int(kept.size), sigma2, float(np.ldexp(threshold, e)),
+                           np.ldexp(s, e), np.ldexp(estimates, e))
 
 
 def kernel_ranks_energy(kernel: object, fraction: float) -> tuple[int, int]:

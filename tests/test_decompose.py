@@ -317,14 +317,14 @@ GOOD = np.ones((3, 2, 3, 3))
     (lambda: slice_svd_decompose(GOOD, 4), ValueError, r"min\(kh, kw\) = 3"),
     (lambda: slice_svd_decompose(GOOD, 0), ValueError, "rank must be >= 1"),
     (lambda: cp_to_kernel((np.ones((3, 2)), np.ones((2, 3)), np.ones((3, 2)), np.ones((3, 2)))),
-     ValueError, "factors.inp must have 2 columns"),
+     ValueError, "CPFactors.inp must have 2 columns"),
     (lambda: cp_to_kernel((np.ones((3, 2)), np.ones((2, 2)))), TypeError, "CPFactors"),
     (lambda: cp_to_kernel((np.ones(3), np.ones((2, 1)), np.ones((3, 1)), np.ones((3, 1)))),
-     ValueError, "factors.out must have 2"),
+     ValueError, "CPFactors.out must have 2"),
     (lambda: tucker2_to_kernel((np.ones((2, 2, 3, 3)), np.ones((4, 3)), np.ones((3, 2)))),
-     ValueError, "factors.out must have 2 columns"),
+     ValueError, "Tucker2Factors.out must have 2 columns"),
     (lambda: slice_svd_to_kernel((np.ones((2, 2, 3, 1)), np.ones((2, 3, 1, 3)))), ValueError,
-     "factors.rows must have shape"),
+     "SliceSVDFactors.rows must have shape"),
 ])
 def test_bad_inputs_raise_clear_errors(call, exc, match):
     with pytest.raises(exc, match=match):

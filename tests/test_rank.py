@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lrconv import decompose
 from lrconv.rank import (
     _free_energy,
     cp_rank,
@@ -59,7 +60,7 @@ def test_energy_rank_of_zero_matrix_is_zero_and_bad_input_is_rejected():
         energy_rank(np.ones(3), 0.5)
     with pytest.raises(ValueError, match="finite"):
         energy_rank(np.array([[1.0, np.nan]]), 0.5)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="matrix must be a real numeric array"):
         energy_rank([["a"]], 0.5)
 
 
@@ -146,15 +147,17 @@ def tucker_kernel(ranks: tuple[int, int], noise: float, seed: int) -> np.ndarray
     return k + noise * rng.standard_normal(k.shape)
 
 
-def test_unfold_shapes_and_entries():
+def test_unfold_is_the_one_unfolding_of_the_package():
+    assert unfold is decompose.unfold
     k = np.arange(2 * 3 * 4 * 5, dtype=float).reshape(2, 3, 4, 5)
     assert unfold(k, 0).shape == (2, 60)
     assert unfold(k, 1).shape == (3, 40)
-    assert unfold(k, 1)[2, 0] == k[0, 2, 0, 0]
-    with pytest.raises(ValueError, match="mode"):
+    for o, i, y, x in np.ndindex(*k.shape):  # C order over the remaining axes
+        assert unfold(k, 1)[i, (o * 4 + y) * 5 + x] == k[o, i, y, x]
+    with pytest.raises(ValueError, match="mode must be below tensor.ndim = 4"):
         unfold(k, 4)
-    with pytest.raises(ValueError, match="dimensions"):
-        unfold(np.ones((3, 3)), 0)
+    with pytest.raises(ValueError, match="tensor must not be empty"):
+        unfold(np.ones((3, 0, 2, 2)), 0)
 
 
 def test_kernel_ranks_from_a_planted_tucker_kernel():
@@ -169,7 +172,83 @@ def test_kernel_ranks_from_a_planted_tucker_kernel():
 
 def test_cp_rank_checks_its_argument():
     assert cp_rank((3, 7)) == 7
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="ranks must be a pair"):
         cp_rank(5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"ranks\[0\] must be >= 1"):
         cp_rank((0, 2))
+
+
+# --------------------------------------------------------------------------- scale invariance
+
+SCALES = [1e-200, 1.0, 1e100, 1e200]
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_energy_rank_does_not_depend_on_the_scale(scale):
+    assert energy_rank(np.eye(3) * scale, 0.9) == 3
+    assert energy_rank(np.eye(2) * scale, 0.9) == 2
+    assert energy_rank(np.diag([3.0, 2.0, 1.0, 0.0]) * scale, 13 / 14) == 2
+    a = planted(10, 14, 3, 0.01, 12)
+    assert [energy_rank(a * scale, f) for f in (0.5, 0.9, 0.999)] == \
+        [energy_rank(a, f) for f in (0.5, 0.9, 0.999)]
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_evbmf_does_not_depend_on_the_scale(scale):
+    res = evbmf(np.diag([10.0, 0.1, 0.1, 0.1]) * scale)
+    assert res.rank == 1
+    a = planted(20, 50, 5, 0.1, 0)
+    scaled = evbmf(a * scale)
+    assert scaled.rank == 5
+    np.testing.assert_allclose(scaled.singular_values / scale,
+                               evbmf(a).singular_values, rtol=1e-12)
+    assert scaled.threshold / scale == pytest.approx(evbmf(a).threshold, rel=1e-6)
+
+
+def test_evbmf_with_known_variance_at_large_scale():
+    a = planted(12, 40, 3, 0.2, 8)
+    assert evbmf(a * 1e150, sigma2=0.04 * 1e300).rank == evbmf(a, sigma2=0.04).rank == 3
+
+
+# --------------------------------------------------------------------------- generated bad input
+
+not_numbers = st.one_of(st.none(), st.text(max_size=3), st.booleans(), st.lists(st.none(),
+                                                                                 max_size=2))
+
+
+@settings(max_examples=40, deadline=None)
+@given(fraction=st.one_of(st.floats(allow_nan=True, allow_infinity=True).filter(
+    lambda f: not 0 < f <= 1), not_numbers))
+def test_energy_rank_rejects_every_bad_fraction(fraction):
+    exc = ValueError if isinstance(fraction, float) else TypeError
+    with pytest.raises(exc, match="fraction must be"):
+        energy_rank(np.eye(3), fraction)
+
+
+@settings(max_examples=40, deadline=None)
+@given(sigma2=st.one_of(st.floats().filter(lambda f: not (f > 0 and math.isfinite(f))),
+                        st.text(max_size=3), st.booleans()))
+def test_evbmf_rejects_every_bad_sigma2(sigma2):
+    exc = ValueError if isinstance(sigma2, float) else TypeError
+    with pytest.raises(exc, match="sigma2 must be"):
+        evbmf(np.eye(3), sigma2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=st.lists(st.integers(0, 3), min_size=0, max_size=4),
+       bad=st.sampled_from(["ndim", "empty", "nan", "dtype"]))
+def test_matrix_functions_reject_generated_bad_matrices(shape, bad):
+    if bad == "ndim":
+        if len(shape) == 2:
+            shape = [*shape, 1]
+        arr, match = np.ones([max(n, 1) for n in shape]), "matrix must have 2 dimensions"
+    elif bad == "empty":
+        arr, match = np.ones((shape[0] if shape else 0, 0)), "matrix must not be empty"
+    elif bad == "nan":
+        arr, match = np.full((2, 3), np.nan), "matrix must be finite"
+    else:
+        arr, match = np.array([["a", "b"]]), "matrix must be a real numeric array"
+    exc = TypeError if bad == "dtype" else ValueError
+    for call in (lambda: energy_rank(arr, 0.5), lambda: evbmf(arr)):
+        with pytest.raises(exc, match=match):
+            call()
