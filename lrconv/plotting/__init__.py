@@ -5,6 +5,7 @@
 - :mod:`lrconv.plotting.diagrams`  cubes, patches, sliding windows, the stages of a layer
 - :mod:`lrconv.plotting.charts`    the one line chart and bar charts
 - :mod:`lrconv.plotting.speed`     charts of measured speed (chapter 6)
+- :mod:`lrconv.plotting.experiments` results over seeds with error bars (chapters 7, 8)
 
 Every public name is importable from :mod:`lrconv.plotting` itself.
 
@@ -20,6 +21,8 @@ from lrconv.plotting.charts import *  # noqa: F403
 from lrconv.plotting.charts import __all__ as _charts
 from lrconv.plotting.diagrams import *  # noqa: F403
 from lrconv.plotting.diagrams import __all__ as _diagrams
+from lrconv.plotting.experiments import *  # noqa: F403
+from lrconv.plotting.experiments import __all__ as _experiments
 from lrconv.plotting.heatmaps import *  # noqa: F403
 from lrconv.plotting.heatmaps import __all__ as _heatmaps
 from lrconv.plotting.speed import *  # noqa: F403
@@ -27,4 +30,4 @@ from lrconv.plotting.speed import __all__ as _speed
 from lrconv.plotting.style import *  # noqa: F403
 from lrconv.plotting.style import __all__ as _style
 
-__all__ = sorted([*_style, *_heatmaps, *_diagrams, *_charts, *_speed])
+__all__ = sorted([*_style, *_heatmaps, *_diagrams, *_charts, *_speed, *_experiments])
