@@ -111,6 +111,11 @@ def build_singlehtml() -> Path:
     PRINT.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config.setdefault("execute", {})["execute_notebooks"] = "off"
+    # The copied config lives under _build/print: local extension folders must stay absolute.
+    extensions = config.setdefault("sphinx", {}).get("local_extensions") or {}
+    config["sphinx"]["local_extensions"] = {
+        name: str((ROOT / folder).resolve()) for name, folder in extensions.items()
+    } or None
     # Links to the left-out pages become plain text (the strict HTML build checks every link).
     sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
     sphinx_config["suppress_warnings"] = [

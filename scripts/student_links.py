@@ -1,0 +1,63 @@
+"""Sphinx extension: a box at the top of every chapter page that links its student notebook.
+
+Registered in _config.yml (``sphinx: local_extensions``). On the HTML page of each chapter
+(a notebook book/NN_name.ipynb) it adds, under the title, relative links to
+``student/NN_name.ipynb`` and to the zip of all student notebooks. Those files are written into
+the built site by ``scripts/editions.py student --html _build/html`` after the build
+(``python3 tasks.py book`` runs both), so the links work offline. Other builders (the single
+page the PDF is printed from) get no box.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from sphinx.application import Sphinx
+from sphinx.util.osutil import relative_uri
+
+# The same names as scripts/editions.py (STUDENT_FOLDER, ZIP_NAME); a test keeps them in step.
+STUDENT_FOLDER = "student"
+ZIP_NAME = "lrconv-student-notebooks.zip"
+CHAPTER = re.compile(r"book/\d\d_\w+")
+HELP_PAGE = "book/troubleshooting"
+
+
+def student_box(pagename: str, notebook: str, target_uri: str, help_uri: str | None) -> str:
+    """The HTML of the box for one chapter page."""
+    here = target_uri
+    nb_uri = html.escape(relative_uri(here, f"{STUDENT_FOLDER}/{notebook}"))
+    zip_uri = html.escape(relative_uri(here, f"{STUDENT_FOLDER}/{ZIP_NAME}"))
+    how = ""
+    if help_uri is not None:
+        how = (f' How to open it on Colab or Binder: <a class="reference internal" '
+               f'href="{html.escape(help_uri)}#binder-and-colab">Troubleshooting</a>.')
+    return (
+        '<div class="admonition note student-edition" role="note">'
+        '<p class="admonition-title">Student edition</p>'
+        f'<p>Work through this chapter in Jupyter with <a class="reference download" '
+        f'href="{nb_uri}" download>{html.escape(notebook)}</a>: the exercises keep their stubs '
+        "and checkers, without solutions or outputs, and its first cell installs what the "
+        f'chapter needs. All chapters: <a class="reference download" href="{zip_uri}" '
+        f"download>{ZIP_NAME}</a>.{how}</p></div>"
+    )
+
+
+def _add_box(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    if app.builder.name != "html" or not CHAPTER.fullmatch(pagename):
+        return
+    source = Path(app.env.doc2path(pagename))
+    if source.suffix != ".ipynb" or "body" not in context:
+        return
+    help_uri = (app.builder.get_relative_uri(pagename, HELP_PAGE)
+                if HELP_PAGE in app.env.all_docs else None)
+    box = student_box(pagename, source.name, app.builder.get_target_uri(pagename), help_uri)
+    body = context["body"]
+    end = body.find("</h1>")
+    context["body"] = body[:end + 5] + box + body[end + 5:] if end >= 0 else box + body
+
+
+def setup(app: Sphinx) -> dict:
+    app.connect("html-page-context", _add_box)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
