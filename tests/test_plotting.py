@@ -81,6 +81,14 @@ def test_plot_feature_map():
     assert len(ax.texts) == 9 and ax.get_xlabel() == "output column"
     big = P.plot_feature_map(np.random.default_rng(0).normal(size=(20, 20)))
     assert len(big.texts) == 0 and len(big.figure.axes) == 2  # colour bar
+    assert big.figure.axes[1].get_ylabel() == "output value"  # the colour bar says what it shows
+    named = P.plot_feature_map(np.ones((20, 20)), colorbar_label="edge strength")
+    assert named.figure.axes[1].get_ylabel() == "edge strength"
+
+
+def test_tiny_negative_values_are_written_as_zero():
+    ax = P.plot_matrix([[-1e-17, -0.004, -0.5]], fmt=".2f")
+    assert texts(ax) == ["0.00", "0.00", "-0.50"]
 
 
 def test_plot_channels():
@@ -115,7 +123,13 @@ def test_plot_sliding_window():
     assert texts(fig.axes[0]).count("0") == 24
     assert "stride 2, padding 1" in fig.get_suptitle()
     fig = P.plot_sliding_window((5, 5), kernel_size=3, positions=[(2, 2)])
-    assert len(fig.axes) == 2 and fig.axes[0].get_title() == "output (2, 2)"
+    assert len(fig.axes) == 2 and fig.axes[0].get_title() == "window 1 makes output (3, 3)"
+    # the window and the output cell it makes carry the same number; ticks count from 1
+    assert "1" in texts(fig.axes[0]) and texts(fig.axes[1]) == ["1"]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1", "2", "3", "4", "5"]
+    padded = P.plot_sliding_window((5, 5), kernel_size=3, padding=1, positions=[(0, 0)])
+    ticks = [t.get_text() for t in padded.axes[0].get_yticklabels()]
+    assert ticks[0] == "0" and ticks[-1] == "6"  # the padding rows
 
 
 def test_plot_toeplitz():
@@ -199,6 +213,35 @@ def test_plot_rank_error_curve_lines():
     assert [line.get_label() for line in ax.lines] == ["error", "bound"]
     np.testing.assert_array_equal(ax.lines[1].get_ydata(), [4, 3, 2])
     assert ax.get_yscale() == "log" and ax.get_xlabel() == "rank kept r"
+
+
+def test_plot_hand_procedure_shows_both_step_ones_and_results():
+    ex = seed_example()
+    fig = P.plot_hand_procedure(ex.X[:3, :3], ex.a1, ex.b1)
+    post, right = (" ".join(texts(ax)) for ax in fig.axes)
+    # the post: b1 scaled by 1, 2, 3 and added to (6, 0, -6), then a1 gives 0
+    assert "1 b1" in post and "3 b1" in post and "a1 \u00b7 (6, 0, -6) = 0" in post
+    # corrected: b1 against each row gives (-2, -2, 2), then a1 gives -2 (the full convolution)
+    assert "a1 \u00b7 (-2, -2, 2) = -2" in right and "row 3 \u00b7 b1 =" in right
+    unread = [t for t in fig.axes[0].texts if t.get_fontstyle() == "italic"]
+    assert len(unread) == 6  # rows 2 and 3 of the window are never read by the post's step 1
+    with pytest.raises(ValueError, match="patch must have shape"):
+        P.plot_hand_procedure(np.ones((2, 3)), ex.a1, ex.b1)
+
+
+def test_plot_cp_stage_reads_draws_what_each_stage_reads():
+    fig = P.plot_cp_stage_reads((3, 6, 6), rank=2, c_out=3, kernel_size=3)
+    assert len(fig.axes) == 4
+    counts = [next(t for t in texts(ax) if t.endswith("\u2192 1")) for ax in fig.axes]
+    # C_in numbers, k_h numbers, k_w numbers, R numbers: each stage reads along one axis
+    assert counts == ["3 numbers \u2192 1", "3 numbers \u2192 1", "3 numbers \u2192 1",
+                      "2 numbers \u2192 1"]
+    labels = " ".join(texts(fig.axes[1]) + texts(fig.axes[2]))
+    assert "Z1  2 x 6 x 6" in labels and "Z2  2 x 4 x 6" in labels and "Z3  2 x 4 x 4" in labels
+    with pytest.raises(ValueError, match="position"):
+        P.plot_cp_stage_reads((3, 6, 6), position=(4, 0))
+    with pytest.raises(TypeError, match="input_shape"):
+        P.plot_cp_stage_reads((6, 6))
 
 
 def test_plot_stage_diagram_labels_shapes_and_costs():

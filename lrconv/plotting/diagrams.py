@@ -1,13 +1,12 @@
 """Diagrams: boxes in an oblique projection, the patch cube, the sliding window, layer stages.
 
 Columns go to the right, rows downwards (as in an image), channels (depth) back and up.
-Introduced in chapter 1 (patch and window) and chapter 4 (stages of a factorized layer).
+Introduced in chapter 1 (patch and window) and chapter 2 (the hand procedure); the stages of a
+factorized layer are in :mod:`lrconv.plotting.layer_diagrams`.
 """
 
 from __future__ import annotations
 
-import re
-import textwrap
 from collections.abc import Sequence
 
 import matplotlib as mpl
@@ -17,14 +16,14 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Polygon, Rectangle
 
-from lrconv._validate import check_int, check_pair
+from lrconv._validate import as_array, check_int, check_pair
 from lrconv.plotting.style import BOX_COLOURS, _new_axes, styled
 
 __all__ = [
     "draw_box",
     "plot_patch_cube",
+    "plot_hand_procedure",
     "plot_sliding_window",
-    "plot_stage_diagram",
 ]
 
 
@@ -169,8 +168,9 @@ def plot_sliding_window(
     """The window sliding over a (zero-padded) input, and the output cells it fills (chapter 1).
 
     One panel per output ``position`` shows the padded input grid (padding cells shaded and marked
-    0), the window outlined at that position, and its top-left corner; a last panel shows the
-    output grid with the shown positions filled.
+    0) with the window outlined and numbered; a last panel shows the output grid with the cell
+    each window makes filled and carrying the same number. Ticks count from 1, as the book's
+    formulas do (padding rows and columns are 0 and ``n + 1``).
 
     Parameters
     ----------
@@ -178,7 +178,8 @@ def plot_sliding_window(
     kernel_size : int or (kh, kw)
     stride, padding : int or (h, w) pair
     positions : sequence of (row, column), optional
-        Output positions to draw; default: the first (up to three) positions of the first row.
+        Output positions to draw, counted from 0 as in numpy; default: the first (up to three)
+        positions of the first row.
 
     Returns
     -------
@@ -202,19 +203,25 @@ def plot_sliding_window(
     ratios = [wp] * (n - 1) + [max(w_out, 0.6 * wp)]
     fig, axes = plt.subplots(1, n, figsize=(0.33 * sum(ratios) + 0.8 * n, 0.33 * hp + 1.4),
                              layout="constrained", gridspec_kw={"width_ratios": ratios})
-    for ax, (i, j) in zip(axes[:-1], positions, strict=True):
+    label_box = {"boxstyle": "circle,pad=0.2", "facecolor": "white", "edgecolor": "black"}
+    for k, (ax, (i, j)) in enumerate(zip(axes[:-1], positions, strict=True), start=1):
         _draw_grid(ax, hp, wp, ph, pw)
         ax.add_patch(Rectangle((j * sw - 0.5, i * sh - 0.5), kw, kh, fill=False,
                                edgecolor=BOX_COLOURS[2], linewidth=3, zorder=3))
         ax.add_patch(Rectangle((j * sw - 0.5, i * sh - 0.5), kw, kh, facecolor="#969696",
                                alpha=0.35, zorder=2))
-        ax.set_title(f"output ({i}, {j})")
-        ax.set_xlabel("padded column" if pw else "input column")
-    axes[0].set_ylabel("padded row" if ph else "input row")
+        ax.text(j * sw + (kw - 1) / 2, i * sh + (kh - 1) / 2, str(k), ha="center",
+                va="center", fontsize=10, fontweight="bold", bbox=label_box, zorder=4)
+        ax.set_title(f"window {k} makes output ({i + 1}, {j + 1})", fontsize=9)
+        ax.set_xlabel("input column (0: padding)" if pw else "input column")
+    axes[0].set_ylabel("input row (0: padding)" if ph else "input row")
     out = axes[-1]
     _draw_grid(out, h_out, w_out, 0, 0)
-    for i, j in positions:
-        out.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=BOX_COLOURS[2], zorder=2))
+    for k, (i, j) in enumerate(positions, start=1):
+        out.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=BOX_COLOURS[2],
+                                edgecolor="white", zorder=2))
+        out.text(j, i, str(k), ha="center", va="center", fontsize=10, fontweight="bold",
+                 color="white", zorder=3)
     out.set_title(f"output {h_out} x {w_out}")
     out.set_xlabel("output column")
     out.set_ylabel("output row")
@@ -238,81 +245,121 @@ def _draw_grid(ax: Axes, rows: int, cols: int, pad_r: int, pad_c: int) -> None:
     ax.set_xlim(-0.55, cols - 0.45)
     ax.set_ylim(rows - 0.45, -0.55)
     ax.set_aspect("equal")
+    # 1-based labels as in the book's formulas; padding rows and columns get 0 and n + 1
     if cols <= 12:
-        ax.set_xticks(range(cols))
+        ax.set_xticks(range(cols), [str(c - pad_c + 1) for c in range(cols)])
     if rows <= 12:
-        ax.set_yticks(range(rows))
+        ax.set_yticks(range(rows), [str(r - pad_r + 1) for r in range(rows)])
     for spine in ax.spines.values():
         spine.set_visible(False)
 
 
+# --- chapter 2: the hand procedure on one window ----------------------------------------------
 
-# --- chapter 4: the stages of a factorized layer -----------------------------------------------
+
+def _g(value: float) -> str:
+    """A number as short as it goes, without the sign of a negative zero."""
+    text = format(float(value), "g")
+    return "0" if text == "-0" else text
+
+
+def _listed(values: np.ndarray) -> str:
+    return ", ".join(_g(v) for v in values)
+
+
+def _cells(ax: Axes, x0: float, y0: float, values: np.ndarray, *,
+           shade: np.ndarray | None = None) -> None:
+    """Unit cells at (x0, y0) downwards with values written in them; ``shade`` marks the cells
+    read (grey), the others are written in light grey italics."""
+    rows, cols = values.shape
+    for r in range(rows):
+        for c in range(cols):
+            dark = shade is not None and bool(shade[r, c])
+            unread = shade is not None and not dark
+            ax.add_patch(Rectangle((x0 + c, y0 + r), 1, 1, facecolor=BOX_COLOURS[1] if dark
+                                   else "white", edgecolor="black", linewidth=1.0, zorder=1))
+            ax.text(x0 + c + 0.5, y0 + r + 0.5, _g(values[r, c]), ha="center", va="center",
+                    fontsize=11, zorder=2, color="#969696" if unread else "black",
+                    fontstyle="italic" if unread else "normal")
+
+
+def _arrow(ax: Axes, x0: float, x1: float, y: float) -> None:
+    ax.add_patch(FancyArrowPatch((x0, y), (x1, y), arrowstyle="-|>", mutation_scale=14,
+                                 linewidth=1.4, color="black"))
 
 
 @styled
-def plot_stage_diagram(stages: Sequence[object], *, title: str | None = None,
-                       max_depth: float = 4.0, gap: float = 7.0) -> Figure:
-    """Every tensor a factorized layer computes, as boxes, with the stage between each pair.
+def plot_hand_procedure(patch: object, a: object, b: object) -> Figure:
+    """The hand procedure of the blog post against the correct separable step (chapter 2).
 
-    Introduced in chapter 4. Each box is drawn with its true width and height (columns, rows) and
-    its number of channels as depth (scaled so that the deepest is ``max_depth`` units); its shape
-    ``C x H x W`` is written below it. Under each arrow: the stage's name, its parameters and its
-    multiply-accumulates (MACs).
+    Top row: the post's step 1 scales ``b`` by each entry of the window's first row and adds
+    the three vectors (the other rows are never read); its step 2 takes the inner product with
+    ``a``. Bottom row: the correct step 1 takes the inner product of ``b`` with every row of
+    the window (a horizontal pass), and step 2 combines the three results with ``a`` (a
+    vertical pass). Cells a step reads are grey; cells it never reads are written in light
+    grey italics.
 
     Parameters
     ----------
-    stages : sequence of StageCost
-        As returned by :func:`lrconv.cost.cp_stage_costs` (or the Tucker-2 / per-slice
-        versions): objects with ``name``, ``shape_in``, ``shape_out``, ``params`` and ``macs``.
-    title : str, optional
-    max_depth : float
-        Drawn depth of the tensor with the most channels.
-    gap : float
-        Horizontal space between two boxes, in pixels of the drawn tensors.
+    patch : array_like, shape (3, 3)
+        The window, e.g. the top-left 3 x 3 corner of the example's input.
+    a, b : array_like, shape (3,)
+        The vertical and horizontal filters, ``K = a b^T``.
 
     Returns
     -------
     Figure
     """
-    if len(stages) == 0:
-        raise ValueError("stages must hold at least one stage")
-    for i, s in enumerate(stages):
-        if not all(hasattr(s, a) for a in ("name", "shape_in", "shape_out", "params", "macs")):
-            raise TypeError(f"stages[{i}] must have name, shape_in, shape_out, params and macs "
-                            f"(a lrconv.cost.StageCost); received {type(s).__name__}")
-    shapes = [tuple(stages[0].shape_in)] + [tuple(s.shape_out) for s in stages]
-    scale = max_depth / max(c for c, _, _ in shapes)
-    h_max = max(h for _, h, _ in shapes)
-    fig, ax = plt.subplots(figsize=(12.0, 3.6), layout="constrained")
-    x, placed = 0.0, []
-    for k, (c, h, w) in enumerate(shapes):
-        depth = max(c * scale, 0.4)
-        top = (h_max - h) / 2  # centre the boxes vertically
-        colour = BOX_COLOURS[0] if k in (0, len(shapes) - 1) else BOX_COLOURS[1]
-        draw_box(ax, (x, top, 0.0), (w, h, depth), facecolor=colour)
-        ax.text(*_project(x + w / 2, top + h + 0.8, 0), f"{c} x {h} x {w}", ha="center",
-                va="top", fontsize=9)
-        placed.append((x, w, depth))
-        x += w + depth * _DEPTH[0] + gap
-    y_mid = -h_max / 2
-    for k, s in enumerate(stages):
-        x0, w0, d0 = placed[k]
-        start = np.array([x0 + w0 + d0 * _DEPTH[0] + 0.3, y_mid])
-        end = np.array([placed[k + 1][0] - 0.3, y_mid])
-        ax.add_patch(FancyArrowPatch(tuple(start), tuple(end), arrowstyle="-|>",
-                                     mutation_scale=14, linewidth=1.4, color="black"))
-        # keep "kh x 1" and the like on one line
-        name = re.sub(r"(\w+) x (\w+)", "\\1\u00d7\\2", str(s.name))
-        label = textwrap.fill(f"{k + 1}. {name}", 16)
-        ax.text((start[0] + end[0]) / 2, y_mid + 0.5, label, ha="center", va="bottom",
-                fontsize=8)
-        ax.text((start[0] + end[0]) / 2, y_mid - 0.5,
-                f"{s.params:,} params\n{s.macs:,} MACs", ha="center", va="top", fontsize=8)
-    ax.autoscale_view()
-    ax.margins(0.02, 0.25)
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title)
+    w = _as_int_or_float(patch, "patch", (3, 3))
+    a_ = _as_int_or_float(a, "a", (3,))
+    b_ = _as_int_or_float(b, "b", (3,))
+    post_terms = [w[0, j] * b_ for j in range(3)]
+    post_step1 = np.sum(post_terms, axis=0)
+    right_step1 = w @ b_
+    results = (float(a_ @ post_step1), float(a_ @ right_step1))
+    fig, axes = plt.subplots(2, 1, figsize=(10.0, 6.0), layout="constrained")
+    read_row1 = np.zeros((3, 3), dtype=bool)
+    read_row1[0] = True
+    for ax in axes:
+        ax.set_xlim(-0.3, 19.5)
+        ax.set_ylim(4.3, -1.3)
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+    # the post: row 1 only, b scaled by its entries and added
+    top = axes[0]
+    _cells(top, 0, 0, w, shade=read_row1)
+    top.text(1.5, -0.5, "window (rows 2, 3 never read)", ha="center", fontsize=9)
+    _arrow(top, 3.3, 4.3, 1.5)
+    for k, term in enumerate(post_terms):
+        x = 4.8 + 2.2 * k
+        _cells(top, x, 0, term[:, None])
+        top.text(x + 0.5, -0.5, f"{_g(w[0, k])} b1", ha="center", fontsize=10)
+        top.text(x + 1.6, 1.5, "+" if k < 2 else "=", ha="center", va="center", fontsize=14)
+    _cells(top, 11.4, 0, post_step1[:, None], shade=np.ones((3, 1), dtype=bool))
+    top.text(11.9, -0.5, "step 1", ha="center", fontsize=10, fontweight="bold")
+    _arrow(top, 12.7, 13.7, 1.5)
+    top.text(14.0, 1.5, f"step 2:  a1 \u00b7 ({_listed(post_step1)}) = {_g(results[0])}",
+             va="center", fontsize=11)
+    top.set_title("the post's step 1: b1 scaled by the entries of row 1, added", fontsize=11)
+    # the correct steps: b against every row, then a down the column of results
+    low = axes[1]
+    _cells(low, 0, 0, w, shade=np.ones((3, 3), dtype=bool))
+    low.text(1.5, -0.5, "window (every row read)", ha="center", fontsize=9)
+    _arrow(low, 3.3, 4.3, 1.5)
+    for r in range(3):
+        low.text(4.8, r + 0.5, f"row {r + 1} \u00b7 b1 =", va="center", fontsize=10)
+    _cells(low, 7.6, 0, right_step1[:, None], shade=np.ones((3, 1), dtype=bool))
+    low.text(8.1, -0.5, "step 1", ha="center", fontsize=10, fontweight="bold")
+    _arrow(low, 8.9, 9.9, 1.5)
+    low.text(10.2, 1.5, f"step 2:  a1 \u00b7 ({_listed(right_step1)}) = {_g(results[1])}",
+             va="center", fontsize=11)
+    low.set_title("the corrected step 1: b1 dotted with each row (a horizontal pass)",
+                  fontsize=11)
     return fig
+
+
+def _as_int_or_float(value: object, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    arr = as_array(value, name).astype(float)
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}; received {arr.shape}")
+    return arr

@@ -50,8 +50,10 @@ def plot_matrix(
     cmap: str | None = None,
     fmt: str | None = None,
     colorbar: bool = False,
+    colorbar_label: str = "value",
     one_based: bool = False,
     limits: tuple[float, float] | None = None,
+    fontsize: float | None = None,
 ) -> Axes:
     """Heat map of a 2-D array, optionally with each value written in its cell (chapter 1).
 
@@ -73,11 +75,15 @@ def plot_matrix(
         Format spec of the annotations; default: integers as integers, others with 2 decimals.
     colorbar : bool
         Add a colour bar.
+    colorbar_label : str
+        What the colours mean (the colour bar's label).
     one_based : bool
         Number the ticks from 1 (as in the book's formulas) instead of 0.
     limits : (float, float), optional
         Colour limits ``(vmin, vmax)``, e.g. to share one scale between panels (chapter 3);
         default from the data.
+    fontsize : float, optional
+        Size of the values written in the cells; default from the array's size.
 
     Returns
     -------
@@ -99,7 +105,7 @@ def plot_matrix(
         norm = mpl.colors.Normalize(vmin, vmax)
         colours = mpl.colormaps[cmap](norm(np.nan_to_num(arr)))
         lum = colours[..., :3] @ np.array([0.299, 0.587, 0.114])
-        size = max(6.0, min(12.0, 60.0 / max(rows, cols)))
+        size = fontsize or max(6.0, min(12.0, 60.0 / max(rows, cols)))
         for i in range(rows):
             for j in range(cols):
                 ax.text(j, i, _format_value(arr[i, j], fmt), ha="center", va="center",
@@ -111,7 +117,7 @@ def plot_matrix(
     for spine in ax.spines.values():
         spine.set_visible(False)
     if colorbar:
-        ax.figure.colorbar(im, ax=ax, shrink=0.8)
+        ax.figure.colorbar(im, ax=ax, shrink=0.8, label=colorbar_label)
     return ax
 
 
@@ -147,13 +153,15 @@ def plot_feature_map(
     title: str | None = "output feature map",
     annotate: bool | None = None,
     colorbar: bool = True,
+    colorbar_label: str = "output value",
     cmap: str | None = None,
     one_based: bool = False,
 ) -> Axes:
     """Show one output channel ``(H', W')`` of a convolution (chapter 1).
 
     Small maps (at most 8 x 8) get their values written in the cells unless ``annotate`` is
-    False; larger maps get a colour bar. ``one_based`` numbers the ticks from 1.
+    False; larger maps get a colour bar labelled ``colorbar_label``. ``one_based`` numbers the
+    ticks from 1.
 
     Returns
     -------
@@ -164,7 +172,7 @@ def plot_feature_map(
         annotate = max(arr.shape) <= 8
     ax = plot_matrix(arr, ax, annotate=annotate, title=title, xlabel="output column",
                      ylabel="output row", cmap=cmap, colorbar=colorbar and not annotate,
-                     one_based=one_based)
+                     colorbar_label=colorbar_label, one_based=one_based)
     if max(arr.shape) > 12:
         ax.set_xlabel("output column (pixel)")
         ax.set_ylabel("output row (pixel)")
@@ -249,12 +257,14 @@ def plot_toeplitz(matrix: object, ax: Axes | None = None, *, annotate: bool | No
 
 
 def _shared_heatmap(ax: Axes, arr: np.ndarray, limit: float, *, annotate: bool,
-                    fmt: str | None = None, title: str | None = None) -> None:
+                    fmt: str | None = None, title: str | None = None,
+                    fontsize: float | None = None) -> None:
     """A signed heat map with colour limits ``(-limit, limit)`` shared with other panels;
     rounding noise (below ``1e-12 * limit``) is shown as 0."""
     arr = np.where(np.abs(arr) < 1e-12 * limit, 0.0, arr)
     plot_matrix(arr, ax, annotate=annotate, title=title, xlabel="column j", ylabel="row i",
-                cmap=SIGNED_CMAP, fmt=fmt, one_based=True, limits=(-limit, limit))
+                cmap=SIGNED_CMAP, fmt=fmt, one_based=True, limits=(-limit, limit),
+                fontsize=fontsize)
 
 
 
@@ -351,7 +361,8 @@ def plot_rank_outputs(
     fig, axes = plt.subplots(n, 3, figsize=(9.0, 2.6 * n + 0.4), layout="constrained",
                              squeeze=False, gridspec_kw={"width_ratios": [0.7, 1, 1]})
     for row, (k, o, d, t) in enumerate(zip(ks, outs, diffs, titles, strict=True)):
-        _shared_heatmap(axes[row, 0], k, klim, annotate=max(k.shape) <= 3, fmt=".2f",
+        _shared_heatmap(axes[row, 0], k, klim, annotate=max(k.shape) <= 5, fmt=".2f",
+                        fontsize=None if max(k.shape) <= 3 else 6.5,
                         title=f"{t}: kernel")
         out_im = axes[row, 1].imshow(o, cmap=UNSIGNED_CMAP, vmin=lo, vmax=hi)
         axes[row, 1].set_title(f"{t}: output")
@@ -380,6 +391,7 @@ def plot_filter_grid(
     ncols: int = 8,
     title: str | None = None,
     panel_size: float = 1.1,
+    colorbar_label: str = "value",
 ) -> Figure:
     """Many small 2-D arrays (learned filters, or images) side by side on one scale (chapter 7).
 
@@ -398,6 +410,8 @@ def plot_filter_grid(
         Title of the whole figure.
     panel_size : float
         Width and height of one panel, in inches.
+    colorbar_label : str
+        What the colours mean (the shared colour bar's label).
 
     Returns
     -------
@@ -426,7 +440,7 @@ def plot_filter_grid(
         im = ax.imshow(arr[k], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
         if titles is not None:
             ax.set_title(str(titles[k]), fontsize=8)
-    fig.colorbar(im, ax=axes, shrink=0.8)
+    fig.colorbar(im, ax=axes, shrink=0.8, label=colorbar_label)
     if title:
         fig.suptitle(title)
     return fig

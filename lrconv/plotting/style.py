@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
@@ -121,10 +122,13 @@ def _as_2d(value: object, name: str) -> np.ndarray:
 
 def _format_value(v: float, fmt: str | None) -> str:
     if fmt is not None:
-        return format(v, fmt)
-    if np.isfinite(v) and float(v).is_integer():
-        return f"{int(v)}"
-    return f"{v:.2f}"
+        text = format(v, fmt)
+    elif np.isfinite(v) and float(v).is_integer():
+        text = f"{int(v)}"
+    else:
+        text = f"{v:.2f}"
+    # a tiny negative value rounds to "-0.00": show it as the zero it is
+    return text[1:] if re.fullmatch(r"-0(\.0*)?(e[+-]?\d+)?", text) else text
 
 
 def _signed(arr: np.ndarray) -> bool:
