@@ -2,7 +2,8 @@
 
 Introduced in chapter 5 (ALS convergence against the rank and the start) and chapter 6 (rank
 against measured time and output error). The widgets only wire controls to the plain functions
-(:func:`als_history`, :func:`als_histories`, :func:`rank_tradeoff`, :func:`time_against_dense`),
+(:func:`als_history`, :func:`als_histories`, :func:`rank_tradeoff`, :func:`time_against_dense`,
+:func:`time_stages`),
 which are tested directly. A static page cannot recompute a widget, so each chapter follows its
 explorer with a static figure of the same exploration at a few settings.
 """
@@ -11,12 +12,12 @@ from __future__ import annotations
 
 import html
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from lrconv._validate import as_array, check_finite, check_int, check_ndim, check_pair
-from lrconv.conv import conv2d
+from lrconv.conv import conv2d, depthwise_conv2d, pointwise_conv2d
 from lrconv.cost import conv_cost, cp_cost, ratio, tucker2_cost
 from lrconv.decompose import (
     ConvergenceWarning,
@@ -27,8 +28,9 @@ from lrconv.decompose import (
     cp_to_kernel,
     tucker2_decompose,
 )
+from lrconv.factors import Stage
 from lrconv.layers import cp_conv2d, tucker2_conv2d
-from lrconv.timing import compare, speedup
+from lrconv.timing import Timing, compare, speedup
 
 __all__ = [
     "START_KINDS",
@@ -38,6 +40,7 @@ __all__ = [
     "rank_time_explorer",
     "rank_tradeoff",
     "time_against_dense",
+    "time_stages",
 ]
 
 #: How an ALS run may start: from the SVD of each unfolding (``cp_als``) or from random factors.
@@ -266,6 +269,67 @@ def time_against_dense(x: object, kernel: object, factors: CPFactors | Tucker2Fa
                 repeat=repeat, number=number)
     return {"dense": t["dense"], "factorized": t["factorized"],
             "speedup": speedup(t["dense"], t["factorized"])}
+
+
+def _stage_call(stage: Stage) -> Callable[[np.ndarray], np.ndarray]:
+    if stage.copies != (1, 1) or stage.sum_groups != 1:
+        raise ValueError(f"stage {stage.name!r} repeats or sums channels; time_stages runs "
+                         "plain pointwise, depthwise and dense stages only (CP, Tucker-2)")
+    if stage.kind == "pointwise":
+        return lambda v: pointwise_conv2d(v, stage.weight)
+    run = depthwise_conv2d if stage.kind == "depthwise" else conv2d
+    return lambda v: run(v, stage.weight, stride=stage.stride, padding=stage.padding)
+
+
+def time_stages(x: object, stages: Sequence[Stage], *,
+                extra: Mapping[str, Callable[[], object]] | None = None, repeat: int = 7,
+                number: int = 3) -> dict[str, Timing]:
+    """Time every stage of a stage plan on its own input, in interleaved rounds (chapter 6).
+
+    Each stage is first run once in order, so that it is timed on the output of the stage
+    before it (as in the layer); then :func:`lrconv.timing.compare` times all stages, and the
+    ``extra`` callables (e.g. the dense layer), in the same rounds.
+
+    Parameters
+    ----------
+    x : array_like, shape (C_in, H, W)
+        Input of the first stage.
+    stages : sequence of Stage
+        E.g. ``factors.stage_plan(padding=1)`` of ``CPFactors`` or ``Tucker2Factors``.
+    extra : mapping of str to callable, optional
+        More functions (no arguments) timed in the same rounds.
+    repeat, number : int
+        As in :func:`lrconv.timing.compare`.
+
+    Returns
+    -------
+    dict of str to Timing
+        The ``extra`` functions first, then the stages by name. Timings vary from run to run:
+        show them, never assert them.
+    """
+    if isinstance(stages, (str, bytes)) or not isinstance(stages, Sequence) or not stages:
+        raise TypeError(f"stages must be a non-empty sequence of Stage; received {stages!r}")
+    for st in stages:
+        if not isinstance(st, Stage):
+            raise TypeError(f"stages must hold lrconv.factors.Stage records; received "
+                            f"{type(st).__name__}")
+    if len({st.name for st in stages}) != len(stages):
+        raise ValueError("stage names must be distinct; received "
+                         f"{[st.name for st in stages]}")
+    extra = dict(extra or {})
+    clash = set(extra) & {st.name for st in stages}
+    if clash:
+        raise ValueError(f"extra must not reuse a stage name; received {sorted(clash)}")
+    arr = as_array(x, "x")
+    check_ndim(arr, "x", (3,), "(C_in, H, W)")
+    fns: dict[str, Callable[[], object]] = extra
+    value = arr
+    for st in stages:
+        st.shape_out(value.shape)  # the channels and sizes must fit, with a clear message
+        call = _stage_call(st)
+        fns[st.name] = (lambda call=call, value=value: call(value))
+        value = call(value)
+    return compare(fns, repeat=repeat, number=number)
 
 
 # --------------------------------------------------------------------------- widgets

@@ -17,6 +17,7 @@ from lrconv.explorers import (
     rank_time_explorer,
     rank_tradeoff,
     time_against_dense,
+    time_stages,
 )
 from lrconv.timing import Timing
 
@@ -232,3 +233,50 @@ def test_explorers_reject_bad_arguments():
     kernel, x = _layer()
     with pytest.raises(ValueError, match="channels"):
         rank_time_explorer(kernel, x[:1])
+
+
+# --------------------------------------------------------------------------- stage timings
+
+
+def test_time_stages_times_every_stage_with_the_extras_first():
+    kernel, x = _layer()
+    f = rank_tradeoff(kernel, x, 2)["factors"]
+    plan = f.stage_plan(padding=1)
+    t = time_stages(x, plan, extra={"dense": lambda: conv2d(x, kernel, padding=1)},
+                    repeat=3, number=1)
+    assert list(t) == ["dense"] + [st.name for st in plan]
+    assert all(isinstance(v, Timing) and v.times.shape == (3,) for v in t.values())
+
+
+def test_time_stages_feeds_each_stage_the_previous_output(monkeypatch):
+    # Record the shapes the timed calls receive: each stage must see its own input.
+    import lrconv.explorers as E
+
+    seen = []
+    real = E.depthwise_conv2d
+
+    def spy(v, *a, **k):
+        seen.append(v.shape)
+        return real(v, *a, **k)
+
+    monkeypatch.setattr(E, "depthwise_conv2d", spy)
+    f = CPFactors(*(np.ones((n, 2)) for n in (4, 3, 3, 3)))
+    x = np.ones((3, 6, 5))
+    time_stages(x, f.stage_plan(padding=1), repeat=1, number=1)
+    # vertical stage reads (2, 6, 5); horizontal reads (2, 6, 5) after padding rows by 1
+    assert set(seen) == {(2, 6, 5)}
+
+
+def test_time_stages_rejects_bad_arguments():
+    kernel, x = _layer()
+    plan = rank_tradeoff(kernel, x, 2)["factors"].stage_plan()
+    with pytest.raises(TypeError, match="stages"):
+        time_stages(x, [])
+    with pytest.raises(TypeError, match="Stage"):
+        time_stages(x, [1, 2])
+    with pytest.raises(ValueError, match="distinct"):
+        time_stages(x, [plan[0], plan[0]])
+    with pytest.raises(ValueError, match="reuse"):
+        time_stages(x, plan, extra={plan[0].name: lambda: None})
+    with pytest.raises(ValueError, match="channels"):
+        time_stages(x[:2], plan)
