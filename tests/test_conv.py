@@ -11,9 +11,11 @@ from reference import (
     reference_depthwise_conv2d,
     reference_pointwise_conv2d,
 )
+from strategies import assert_rejected, bad_arrays, bad_ints, bad_pairs
 
 import lrconv.conv as conv_module
-from lrconv.conv import conv2d, depthwise_conv2d, pointwise_conv2d
+from lrconv._validate import MAX_BYTES, check_budget, float_dtype
+from lrconv.conv import conv2d, conv_output_size, depthwise_conv2d, pointwise_conv2d
 
 SEED_X = np.array([
     [1, 2, 3, 0, 1],
@@ -426,3 +428,143 @@ def test_pointwise_four_d_weight_must_be_one_by_one():
 def test_empty_kernel_window_is_rejected(func, kernel):
     with pytest.raises(ValueError, match=r"kernel must not be empty .*received shape"):
         func(X3, kernel)
+
+
+# ---------------------------------------------------------------- NaN and inf on every path
+
+
+def test_depthwise_nan_tap_on_the_zero_padding_gives_nan():
+    # regression: the banded path left out the taps that fall on the padding, so NaN * 0 was lost
+    kernel = np.array([[[np.nan], [1.0], [1.0]]])
+    got = depthwise_conv2d(np.ones((1, 1, 1)), kernel, padding=(1, 0))
+    assert got.shape == (1, 1, 1) and np.isnan(got[0, 0, 0])
+    assert np.isnan(conv2d(np.ones((1, 1, 1)), kernel[:, None], padding=(1, 0))[0, 0, 0])
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(depthwise_conv2d(np.ones((1, 3, 1)), np.array([[[1.0, 1.0, np.inf]]]),
+                                         padding=(0, 1))[0, 0, 0])
+
+
+SPECIAL = st.sampled_from([np.nan, np.inf, -np.inf])
+
+
+@st.composite
+def non_finite_one_d_filters(draw):
+    """A 1-D depthwise problem (the banded path's shapes) with NaN or inf in x or the kernel."""
+    x, kernel, stride, padding = draw(one_d_filters())
+    for arr in (x, kernel):
+        for _ in range(draw(st.integers(0, 2))):
+            index = tuple(draw(st.integers(0, s - 1)) for s in arr.shape)
+            arr[index] = draw(SPECIAL)
+    return x, kernel, stride, padding
+
+
+@FAST
+@given(non_finite_one_d_filters())
+def test_non_finite_values_propagate_as_in_the_reference_and_in_conv2d(problem):
+    x, kernel, stride, padding = problem
+    with np.errstate(invalid="ignore"):
+        got = depthwise_conv2d(x, kernel, stride=stride, padding=padding)
+        want = reference_depthwise_conv2d(x, kernel, stride, padding)
+        channels = [conv2d(x[:, c:c + 1], kernel[c][None, None], stride=stride,
+                           padding=padding)[:, 0] for c in range(kernel.shape[0])]
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)  # NaN and inf where they are
+    np.testing.assert_allclose(got, np.stack(channels, axis=1), rtol=1e-10, atol=1e-10)
+
+
+# ---------------------------------------------------------------- the shared small rules
+
+
+@given(st.integers(1, 30), st.integers(1, 30), st.integers(1, 5), st.integers(0, 5))
+@FAST
+def test_conv_output_size_counts_the_windows_that_fit(size, k, stride, padding):
+    fits = [s for s in range(0, size + 2 * padding, stride) if s + k <= size + 2 * padding]
+    if fits:
+        assert conv_output_size(size, k, stride, padding) == len(fits)
+        out = conv2d(np.ones((1, size)), np.ones((1, k)), stride=(1, stride),
+                     padding=(0, padding))
+        assert out.shape == (1, len(fits))
+    else:
+        with pytest.raises(ValueError, match=r"kernel length k = .* larger than the padded"):
+            conv_output_size(size, k, stride, padding)
+
+
+@pytest.mark.parametrize("name, minimum", [("size", 1), ("k", 1), ("stride", 1),
+                                           ("padding", 0)])
+@given(bad=st.data())
+@FAST
+def test_conv_output_size_rejects_bad_arguments(name, minimum, bad):
+    args = dict(size=5, k=3, stride=1, padding=0)
+    assert_rejected(conv_output_size, args, name, bad.draw(bad_ints(minimum)))
+
+
+def test_conv_output_size_names_the_axis():
+    with pytest.raises(ValueError, match=r"x rows must be >= 1; received 0"):
+        conv_output_size(0, 3, name="x rows")
+    with pytest.raises(ValueError, match=r"x rows = 2 with padding 0 gives 2"):
+        conv_output_size(2, 3, name="x rows")
+
+
+@pytest.mark.parametrize("dtypes, expected", [
+    ((np.float32, np.float32), np.float32),
+    ((np.float32, np.float64), np.float64),
+    ((np.float32, np.int64), np.float64),
+    ((np.int64, np.int64), np.float64),
+    ((np.uint8,), np.float64),
+    ((np.float64,), np.float64),
+])
+def test_float_dtype_is_the_rule_conv2d_follows(dtypes, expected):
+    arrays = [np.ones((1, 1, 3, 3), dtype=d) for d in dtypes]
+    assert float_dtype(*arrays) == expected
+    if len(arrays) == 2:
+        assert conv2d(arrays[0][0], arrays[1]).dtype == expected
+
+
+def test_budget_is_checked_before_allocating():
+    check_budget(MAX_BYTES // 8, 8, "just within")
+    with pytest.raises(ValueError, match=r"the big thing would need 268,435,457 elements"):
+        check_budget(MAX_BYTES // 8 + 1, 8, "the big thing")
+    with pytest.raises(ValueError, match=r"padded input of conv2d .*padding \(100000, 100000\)"
+                                         r".*above the 2 GiB budget"):
+        conv2d(np.ones((1, 3, 3)), np.ones((1, 1, 3, 3)), padding=10**5)
+    with pytest.raises(ValueError, match=r"depthwise_conv2d.*above the 2 GiB budget"):
+        depthwise_conv2d(np.ones((1, 3, 3)), np.ones((1, 1, 1)), padding=(10**30, 0))
+    with pytest.raises(ValueError, match=r"output of pointwise_conv2d.*2 GiB"):
+        pointwise_conv2d(np.broadcast_to(1.0, (1, 1, 2**15, 2**15)), np.ones((2, 1)))
+
+
+# ---------------------------------------------------------------- generated bad input
+
+CONV_ARGS = {
+    conv2d: dict(x=X3, kernel=K4),
+    depthwise_conv2d: dict(x=X3, kernel=KD),
+    pointwise_conv2d: dict(x=X3, weight=W2),
+}
+NDIMS = {(conv2d, "x"): (2, 3, 4), (conv2d, "kernel"): (2, 4), (depthwise_conv2d, "x"): (3, 4),
+         (depthwise_conv2d, "kernel"): (3,), (pointwise_conv2d, "x"): (3, 4),
+         (pointwise_conv2d, "weight"): (2, 4)}
+
+
+@pytest.mark.parametrize("func, name", list(NDIMS))
+@given(data=st.data())
+@settings(max_examples=60, deadline=None)
+def test_generated_bad_arrays_are_rejected_naming_the_argument(func, name, data):
+    assert_rejected(func, CONV_ARGS[func], name, data.draw(bad_arrays(NDIMS[func, name])))
+
+
+@pytest.mark.parametrize("func", [conv2d, depthwise_conv2d])
+@pytest.mark.parametrize("name, minimum", [("stride", 1), ("padding", 0)])
+@given(data=st.data())
+@FAST
+def test_generated_bad_stride_and_padding_are_rejected(func, name, minimum, data):
+    assert_rejected(func, CONV_ARGS[func], name, data.draw(bad_pairs(minimum)))
+
+
+@pytest.mark.parametrize("func, args", [
+    (conv2d, (np.ones((0, 5, 5)), np.ones((2, 0, 3, 3)))),
+    (conv2d, (np.ones((2, 5, 0)), np.ones((1, 2, 1, 1)))),
+    (depthwise_conv2d, (np.ones((0, 2, 5, 5)), np.ones((2, 3, 3)))),
+    (pointwise_conv2d, (np.ones((2, 5, 5)), np.ones((0, 2)))),
+])
+def test_zero_size_arrays_are_refused(func, args):
+    with pytest.raises(ValueError, match=r"must not be empty.*received shape \("):
+        func(*args)
