@@ -6,12 +6,19 @@ Registered in _config.yml (``sphinx: local_extensions``). On the HTML page of ea
 the built site by ``scripts/editions.py student --html _build/html`` after the build
 (``python3 tasks.py book`` runs both), so the links work offline. Other builders (the single
 page the PDF is printed from) get no box.
+
+It also defines MyST substitutions from _config.yml, so that pages quote the repository without
+repeating its address: ``{{ repository_url }}`` (as a link) and ``{{ install_everything }}``
+(a code block with the pip command that installs what every chapter needs outside the
+repository, as the student notebooks' first cells do, chapter by chapter).
 """
 
 from __future__ import annotations
 
 import html
+import json
 import re
+import sys
 from pathlib import Path
 
 from sphinx.application import Sphinx
@@ -58,6 +65,29 @@ def _add_box(app: Sphinx, pagename: str, templatename: str, context: dict, doctr
     context["body"] = body[:end + 5] + box + body[end + 5:] if end >= 0 else box + body
 
 
+def substitutions(root: Path) -> dict[str, str]:
+    """The MyST substitutions this extension defines (see the module docstring)."""
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from scripts.editions import chapter_docs, repository, requirements
+
+    url, _branch = repository(root)
+    needs: dict[str, str] = {}
+    for doc in chapter_docs(root):
+        needs.update(requirements(json.loads((root / f"{doc}.ipynb").read_text()), root)[0])
+    command = "%pip install " + " ".join(f'"{req}"' for req in needs.values())
+    return {
+        "repository_url": f"<{url}>",
+        "install_everything": f"```text\n{command}\n```",
+    }
+
+
+def _define_substitutions(app: Sphinx, config) -> None:
+    root = Path(__file__).resolve().parents[1]
+    config.myst_substitutions = {**(config.myst_substitutions or {}), **substitutions(root)}
+
+
 def setup(app: Sphinx) -> dict:
+    app.connect("config-inited", _define_substitutions)
     app.connect("html-page-context", _add_box)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,341 @@
+"""The student edition and the instructor pack (scripts/editions.py), and the chapter-page links
+to the student notebooks (scripts/student_links.py).
+
+The student notebooks are made once per session into a temporary folder. The references here
+are written independently of the script: solution text is found by a plain search for the
+fences, stubs and checker calls by their tag and by name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from nbclient import NotebookClient
+
+from scripts import editions, student_links
+from scripts.site_tools import ROOT, chapter_docs
+
+CHAPTERS = chapter_docs()
+CELL_TIMEOUT = 300  # seconds per cell, as tasks.py gives the notebooks
+
+
+def _src(cell: dict) -> str:
+    src = cell["source"]
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _source_nb(doc: str) -> dict:
+    return json.loads((ROOT / f"{doc}.ipynb").read_text())
+
+
+def _solution_parts(nb: dict) -> tuple[list[str], list[str]]:
+    """Independent reference: the Markdown between solution fences, and the code cells there."""
+    text, code, inside = [], [], False
+    for cell in nb["cells"]:
+        src = _src(cell)
+        if cell["cell_type"] == "code":
+            if inside:
+                code.append(src)
+            continue
+        pos = 0
+        while True:
+            if inside:
+                end = src.find("{solution-end}", pos)
+                text.append(src[pos:] if end < 0 else src[pos:end])
+                if end < 0:
+                    break
+                inside, pos = False, end
+            else:
+                start = src.find("{solution-start}", pos)
+                if start < 0:
+                    break
+                inside, pos = True, src.find("\n", start) + 1 or len(src)
+        for m in re.finditer(r"`{3,}\{solution\}(.*?)\n`{3,}", src, re.S):
+            text.append(m.group(1))
+    return text, code
+
+
+def _pins() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    groups = [project["dependencies"], *project["optional-dependencies"].values()]
+    return {r.split("==")[0]: r for g in groups for r in g}
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory) -> dict[str, dict]:
+    out = tmp_path_factory.mktemp("student")
+    html = tmp_path_factory.mktemp("html")
+    assert editions.main(["student", "--out", str(out), "--html", str(html)]) == 0
+    site = html / editions.STUDENT_FOLDER
+    books = {p.name for p in out.glob("*.ipynb")}
+    assert books == {p.name for p in site.glob("*.ipynb")}
+    assert (site / editions.ZIP_NAME).is_file()
+    return {p.stem: json.loads(p.read_text()) for p in out.glob("*.ipynb")}
+
+
+@pytest.fixture(scope="module")
+def instructor(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("instructor")
+    assert editions.main(["instructor", "--out", str(out)]) == 0
+    return out
+
+
+def test_one_student_notebook_per_chapter(student):
+    assert len(CHAPTERS) == 8
+    assert sorted(student) == [Path(d).name for d in CHAPTERS]
+    for nb in student.values():
+        nbformat.validate(nbformat.reads(json.dumps(nb), as_version=4))
+
+
+def test_the_zip_holds_every_student_notebook(tmp_path):
+    import zipfile
+
+    editions.build_student(tmp_path / "out", tmp_path / "html")
+    with zipfile.ZipFile(tmp_path / "html" / "student" / editions.ZIP_NAME) as zf:
+        names = sorted(Path(n).name for n in zf.namelist())
+        first = zf.read(zf.namelist()[0])
+    assert names == sorted(f"{Path(d).name}.ipynb" for d in CHAPTERS)
+    assert first == (tmp_path / "out" / Path(zf.namelist()[0]).name).read_bytes()
+
+
+@pytest.mark.parametrize("doc", CHAPTERS)
+def test_student_notebook_has_no_solutions_checks_or_outputs(student, doc):
+    nb = student[Path(doc).name]
+    assert "widgets" not in nb["metadata"]
+    everything = "\n".join(_src(c) for c in nb["cells"])
+    assert "{solution" not in everything
+    for cell in nb["cells"]:
+        assert "remove-cell" not in cell["metadata"].get("tags", [])
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None
+    text, code = _solution_parts(_source_nb(doc))
+    assert code, f"{doc}: no solution code found (the reference search is broken)"
+    sources = {_src(c) for c in nb["cells"]}
+    leaked = [c for c in code if c in sources]
+    assert not leaked, f"{doc}: solution code in the student notebook: {leaked[0][:80]!r}"
+    lines = {ln.strip() for t in text for ln in t.splitlines() if len(ln.strip()) > 30}
+    leaked_text = [ln for ln in lines if ln in everything]
+    assert not leaked_text, f"{doc}: solution text in the student notebook: {leaked_text[0]!r}"
+
+
+@pytest.mark.parametrize("doc", CHAPTERS)
+def test_stubs_checkers_and_exercises_are_kept(student, doc):
+    nb, source = student[Path(doc).name], _source_nb(doc)
+    sources = [_src(c) for c in nb["cells"]]
+    stubs = [_src(c) for c in source["cells"] if "exercise-stub" in c["metadata"].get("tags", [])]
+    assert stubs and all(s in sources for s in stubs)
+    labels = re.findall(r"\{exercise\}\s*\n:label:\s*(\S+)|\{exercise\}\s+(\S+)",
+                        "\n".join(_src(c) for c in source["cells"]))
+    kept = "\n".join(sources)
+    for label in {a or b for a, b in labels}:
+        assert f":label: {label}" in kept or f"{{exercise}} {label}" in kept, label
+    # the checker call right after each stub stays, and still calls a checker
+    for i, cell in enumerate(nb["cells"]):
+        if "exercise-stub" in cell["metadata"].get("tags", []):
+            assert re.search(r"\bcheck_\w+\(", _src(nb["cells"][i + 1])), _src(nb["cells"][i + 1])
+
+
+@pytest.mark.parametrize("doc", CHAPTERS)
+def test_install_cell_names_the_repository_and_the_chapters_extras(student, doc):
+    nb = student[Path(doc).name]
+    first_code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    cell = _src(first_code)
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    assert f"lrconv @ git+{config['url']}@{config.get('branch', 'main')}" in cell
+    code = "\n".join(_src(c) for c in _source_nb(doc)["cells"] if c["cell_type"] == "code")
+    pins = _pins()
+    for module, dist in [("tensorly", "tensorly"), ("sklearn", "scikit-learn")]:
+        imported = re.search(rf"^\s*(from|import)\s+{module}\b", code, re.M) is not None
+        assert (pins[dist] in cell) == imported, (doc, dist)
+    uses_glue = re.search(r"^\s*from\s+myst_nb\s+import\s+glue", code, re.M) is not None
+    assert ('sys.modules["myst_nb"]' in cell) == uses_glue
+
+
+def _run_install_cell(cell: str, missing: set[str], monkeypatch) -> list[str]:
+    """Run an install cell with `missing` modules reported absent; return the %pip lines."""
+    import importlib.util
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in missing else real(name, *a))
+    monkeypatch.delitem(sys.modules, "myst_nb", raising=False)
+    magics: list[str] = []
+
+    class Shell:
+        def run_line_magic(self, name: str, line: str) -> None:
+            magics.append(f"%{name} {line}")
+
+    namespace = {"get_ipython": Shell}
+    code = TransformerManager().transform_cell(cell)
+    # IPython expands {name} in a magic line from the user's namespace; do the same here.
+    code = code.replace("run_line_magic('pip', 'install -q {_args}')",
+                        "run_line_magic('pip', 'install -q ' + _args)")
+    exec(compile(code, "<install cell>", "exec"), namespace)
+    return magics
+
+
+def test_install_cell_installs_only_what_is_missing_and_stubs_glue(student, monkeypatch):
+    cell = _src(next(c for c in student["07_trained_network"]["cells"]
+                     if c["cell_type"] == "code"))
+    assert _run_install_cell(cell, set(), monkeypatch) == []
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    magics = _run_install_cell(cell, {"lrconv", "sklearn", "myst_nb"}, monkeypatch)
+    assert magics == [f'%pip install -q "lrconv @ git+{url}@main" "{_pins()["scikit-learn"]}"']
+    from myst_nb import glue  # the stub the cell registered
+
+    assert glue("a_value", 3, display=False) is None
+    monkeypatch.delitem(sys.modules, "myst_nb")
+
+
+def _executed(nb: dict, cwd: Path) -> nbformat.NotebookNode:
+    node = nbformat.reads(json.dumps(nb), as_version=4)
+    NotebookClient(node, timeout=CELL_TIMEOUT, kernel_name="python3",
+                   resources={"metadata": {"path": str(cwd)}}).execute()
+    return node
+
+
+@pytest.mark.parametrize("doc", CHAPTERS)
+def test_student_notebook_runs_and_every_checker_passes_once_filled(student, doc, tmp_path):
+    """Executed with each stub replaced by its solution's code, the whole notebook runs and
+    every checker says "Correct". The cells before the first stub are the same in the filled
+    and the unfilled notebook (asserted here), so this one execution also proves that the
+    notebook as handed out runs up to its first stub."""
+    nb = student[Path(doc).name]
+    filled = editions.fill_stubs(nb, editions.solution_code(_source_nb(doc)))
+    stubs = [i for i, c in enumerate(nb["cells"])
+             if "exercise-stub" in c["metadata"].get("tags", [])]
+    assert stubs
+    assert filled["cells"][:stubs[0]] == nb["cells"][:stubs[0]]
+    assert all("NotImplementedError" not in _src(filled["cells"][i]) for i in stubs)
+    done = _executed(filled, tmp_path)
+    verdicts = []
+    for cell in done.cells:
+        if cell.cell_type == "code" and re.search(r"^check_\w+\(", cell.source, re.M):
+            shown = [o.get("data", {}).get("text/plain", "") for o in cell.outputs]
+            verdicts.append("".join(shown))
+    assert verdicts, f"{doc}: no checker call was executed"
+    wrong = [v for v in verdicts if not v.startswith("Correct")]
+    assert not wrong, f"{doc}: checkers did not pass: {wrong}"
+
+
+# --- the instructor pack -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("doc", CHAPTERS)
+def test_answer_keys_keep_solutions_and_drop_hidden_checks(instructor, doc):
+    key = json.loads((instructor / "answer-keys" / f"{Path(doc).name}.ipynb").read_text())
+    assert "widgets" not in key["metadata"]
+    assert not any("remove-cell" in c["metadata"].get("tags", []) for c in key["cells"])
+    sources = {_src(c) for c in key["cells"]}
+    _text, code = _solution_parts(_source_nb(doc))
+    hidden = {_src(c) for c in _source_nb(doc)["cells"]
+              if "remove-cell" in c["metadata"].get("tags", [])}
+    assert all(c in sources for c in code if c not in hidden)
+
+
+def test_instructor_pack_has_items_and_the_site_never_links_it(instructor):
+    items = sorted(p.name for p in instructor.glob("*.md"))
+    assert items == sorted(p.name for p in (ROOT / "instructor").glob("*.md")) and items
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert "instructor" in config["exclude_patterns"]
+    pages = [*ROOT.glob("book/*.md"), *ROOT.glob("book/*.ipynb"), ROOT / "_toc.yml"]
+    for page in pages:
+        assert not re.search(r"\]\(\.*/?instructor/|answer-keys|<instructor/", page.read_text()), (
+            f"{page.name} links the instructor pack"
+        )
+
+
+# --- failures are reported, not hidden ----------------------------------------------------------
+
+
+def _tiny_book(root: Path, cells: list[dict]) -> None:
+    (root / "book").mkdir(parents=True)
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n"
+                                   "  - file: book/01_tiny\n")
+    (root / "_config.yml").write_text("repository:\n  url: https://github.com/a/b\n")
+    (root / "pyproject.toml").write_text('[project]\nname = "lrconv"\n'
+                                         'dependencies = ["numpy==2.4.6"]\n')
+    nb = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (root / "book" / "01_tiny.ipynb").write_text(json.dumps(nb))
+
+
+def _code(src: str, *tags: str) -> dict:
+    return {"cell_type": "code", "source": src, "metadata": {"tags": list(tags)},
+            "outputs": [], "execution_count": 1}
+
+
+def _md(src: str) -> dict:
+    return {"cell_type": "markdown", "source": src, "metadata": {}}
+
+
+def test_an_unpinned_import_is_an_error(tmp_path):
+    _tiny_book(tmp_path, [_code("import numpy\nimport hypothesis")])
+    with pytest.raises(ValueError, match="'hypothesis'.*pyproject.toml does not pin"):
+        editions.build_student(tmp_path / "out", root=tmp_path)
+
+
+def test_an_unclosed_solution_is_an_error(tmp_path):
+    _tiny_book(tmp_path, [_md("```{solution-start} ex-1\n:class: dropdown\n```"), _code("x = 1")])
+    with pytest.raises(ValueError, match="not closed by {solution-end}.*'ex-1'"):
+        editions.build_student(tmp_path / "out", root=tmp_path)
+
+
+def test_mixed_cells_keep_what_is_outside_the_solution(tmp_path):
+    cells = [
+        _md("```{exercise}\n:label: ex-1\nDo it.\n```"),
+        _code("def f():\n    raise NotImplementedError", "exercise-stub"),
+        _code("check_f(f)"),
+        _md("```{solution-start} ex-1\n:class: dropdown\n```\nHidden reasoning."),
+        _code("def f():\n    return 1"),
+        _code("assert f() == 1", "remove-cell"),
+        _md("More hidden.\n```{solution-end}\n```\n\nVisible text."),
+    ]
+    _tiny_book(tmp_path, cells)
+    editions.build_student(tmp_path / "out", root=tmp_path)
+    nb = json.loads((tmp_path / "out" / "01_tiny.ipynb").read_text())
+    got = [(c["cell_type"], _src(c)) for c in nb["cells"]][1:]  # after the install cell
+    assert got == [
+        ("markdown", "```{exercise}\n:label: ex-1\nDo it.\n```"),
+        ("code", "def f():\n    raise NotImplementedError"),
+        ("code", "check_f(f)"),
+        ("markdown", "Visible text."),
+    ]
+    filled = editions.fill_stubs(nb, editions.solution_code(json.loads(
+        (tmp_path / "book" / "01_tiny.ipynb").read_text())))
+    assert _src(filled["cells"][2]) == "def f():\n    return 1"
+
+
+# --- the links on the chapter pages --------------------------------------------------------------
+
+
+def test_the_page_links_and_the_editions_use_the_same_names():
+    assert student_links.STUDENT_FOLDER == editions.STUDENT_FOLDER
+    assert student_links.ZIP_NAME == editions.ZIP_NAME
+
+
+def test_chapter_box_links_relative_to_the_page():
+    box = student_links.student_box("book/01_convolution", "01_convolution.ipynb",
+                                    "book/01_convolution.html", "troubleshooting.html")
+    assert 'href="../student/01_convolution.ipynb"' in box
+    assert f'href="../student/{editions.ZIP_NAME}"' in box
+    assert 'href="troubleshooting.html#binder-and-colab"' in box
+    assert "http" not in box
+
+
+def test_troubleshooting_quotes_the_repository_through_the_config():
+    page = (ROOT / "book" / "troubleshooting.md").read_text()
+    assert "OWNER/REPOSITORY" not in page
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    assert url not in page, "the page repeats the address: use {{ repository_url }}"
+    assert "{{ install_everything }}" in page and "{{ repository_url }}" in page
+    subs = student_links.substitutions(ROOT)
+    assert url in subs["repository_url"] and f"lrconv @ git+{url}@" in subs["install_everything"]
