@@ -22,11 +22,13 @@ import pytest
 import yaml
 from browser_support import browser_required, shows_seed_comparison
 
+from scripts.editions import STUDENT_FOLDER, ZIP_NAME
 from scripts.site_tools import (
     BUILD,
     HTML,
     ROOT,
     build_html,
+    chapter_docs,
     chromium,
     serve,
     source_of,
@@ -209,6 +211,31 @@ def test_notebook_pages_have_launch_and_download_buttons(built_html, doc):
     assert served.resolve().read_bytes() == source_of(doc).read_bytes(), (
         f"{doc}: the downloadable notebook differs from book/{Path(notebook).name}"
     )
+
+
+CHAPTER_DOCS = chapter_docs()
+
+
+@pytest.mark.parametrize("doc", CHAPTER_DOCS)
+def test_chapter_page_links_its_student_notebook(browser, site, doc):
+    """The box under the title links student/NN_name.ipynb and the zip; both are served."""
+    notebook = f"{STUDENT_FOLDER}/{Path(doc).name}.ipynb"
+    context = browser.new_context()
+    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(site) else r.abort())
+    try:
+        page = context.new_page()
+        page.goto(site + f"{doc}.html", wait_until="domcontentloaded")
+        hrefs = page.eval_on_selector_all(".student-edition a", "els => els.map(a => a.href)")
+        wanted = {site + notebook, site + f"{STUDENT_FOLDER}/{ZIP_NAME}"}
+        assert wanted <= set(hrefs), f"{doc}: the page links {hrefs}, not {sorted(wanted)}"
+        for url in sorted(wanted):
+            response = context.request.get(url)
+            assert response.status == 200, f"{doc}: {url} answers HTTP {response.status}"
+            assert response.body(), f"{doc}: {url} is empty"
+        student = json.loads(context.request.get(site + notebook).body())
+        assert all(not c.get("outputs") for c in student["cells"]), f"{notebook} has outputs"
+    finally:
+        context.close()
 
 
 def test_index_redirects_to_the_first_page(browser, site):
