@@ -3,8 +3,9 @@
 For each VGG-like layer and rank: the MAC ratio from ``lrconv.cost`` (dense MACs / factorized
 MACs), the measured speedup over lrconv's own dense ``conv2d`` (interleaved in the same rounds)
 and the efficiency = speedup / MAC ratio. Timings do not depend on the factor values, so the
-factors are random with the right shapes. A second table times each CP stage alone to show
-where the time goes.
+factors are random with the right shapes. A second table times each stage of the CP stage plan
+alone (the plan :mod:`lrconv.layers` runs and :mod:`lrconv.cost` counts) to show where the time
+goes.
 """
 
 from __future__ import annotations
@@ -12,10 +13,17 @@ from __future__ import annotations
 import numpy as np
 from common import arguments, environment, markdown_table, ms, pinned_threads
 
-from lrconv.conv import conv2d, depthwise_conv2d, pointwise_conv2d
-from lrconv.cost import conv_cost, cp_cost, cp_stage_costs, ratio, tucker2_cost
-from lrconv.decompose import CPFactors, Tucker2Factors
-from lrconv.layers import cp_conv2d, tucker2_conv2d
+from lrconv.conv import conv2d
+from lrconv.cost import (
+    arithmetic_intensity,
+    conv_cost,
+    cp_cost,
+    ratio,
+    stage_costs,
+    tucker2_cost,
+)
+from lrconv.factors import CPFactors, Tucker2Factors
+from lrconv.layers import cp_conv2d, run_stage, run_stages, tucker2_conv2d
 from lrconv.timing import compare, speedup
 
 LAYERS = [(64, 56), (128, 32), (256, 16)]
@@ -55,36 +63,30 @@ def measure(channels: int, size: int, rank: int, repeat: int, dtype, seed: int =
 
 
 def stage_breakdown(channels: int, size: int, rank: int, repeat: int, dtype) -> list[list]:
-    """Time each CP stage alone, with its MACs and bytes moved (read + written, no cache)."""
+    """Time each stage of the CP stage plan alone, with its MACs and bytes moved (read +
+    written, no cache), next to the dense layer."""
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((channels, size, size)).astype(dtype)
+    x = rng.standard_normal((1, channels, size, size)).astype(dtype)
     cp, _ = random_factors(channels, rank, dtype, rng)
-    s1 = pointwise_conv2d(x, cp.inp.T)
-    s2 = depthwise_conv2d(s1, cp.vertical.T[:, :, None], padding=(1, 0))
-    s3 = depthwise_conv2d(s2, cp.horizontal.T[:, None, :], padding=(0, 1))
+    plan = cp.stage_plan(padding=1)
+    inputs = [x, *run_stages(x, plan)[:-1]]  # what each stage reads
     kernel = rng.standard_normal((channels, channels, 3, 3)).astype(dtype)
-    fns = {
-        "dense 3x3 conv2d": lambda: conv2d(x, kernel, padding=1),
-        "pointwise 1x1 C_in -> R": lambda: pointwise_conv2d(x, cp.inp.T),
-        "vertical kh x 1 depthwise": lambda: depthwise_conv2d(s1, cp.vertical.T[:, :, None],
-                                                              padding=(1, 0)),
-        "horizontal 1 x kw depthwise": lambda: depthwise_conv2d(s2, cp.horizontal.T[:, None, :],
-                                                                padding=(0, 1)),
-        "pointwise 1x1 R -> C_out": lambda: pointwise_conv2d(s3, cp.out),
-    }
+    fns = {"dense 3x3 conv2d": lambda: conv2d(x, kernel, padding=1)}
+    for stage, xin in zip(plan, inputs, strict=True):
+        fns[stage.name] = lambda stage=stage, xin=xin: run_stage(stage, xin)
     t = compare(fns, repeat=repeat, number=5, warmup=1)
     item = np.dtype(dtype).itemsize
-    stages = cp_stage_costs(channels, channels, 3, 3, size, size, rank, padding=1)
+    stages = stage_costs(plan, (channels, size, size))
     dense = conv_cost(channels, channels, 3, 3, size, size, padding=1)
     macs = [dense.macs] + [s.macs for s in stages]
     # minimal traffic: read the input once, write the output once, read the weights
-    moved = [(x.size + channels * size * size + kernel.size) * item] + [
-        (np.prod(s.shape_in) + np.prod(s.shape_out) + s.params) * item for s in stages]
+    values = [x.size + channels * size * size + kernel.size] + [s.values for s in stages]
     rows = []
-    for (name, timing), mac, byte in zip(t.items(), macs, moved, strict=True):
+    for (name, timing), mac, n in zip(t.items(), macs, values, strict=True):
         sec = timing.median
         rows.append([name, f"{mac / 1e6:.2f}", ms(sec), f"{2 * mac / sec / 1e9:.1f}",
-                     f"{mac / byte:.1f}", f"{byte / sec / 1e9:.1f}"])
+                     f"{arithmetic_intensity(mac, n, itemsize=item):.1f}",
+                     f"{n * item / sec / 1e9:.1f}"])
     return rows
 
 

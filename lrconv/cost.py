@@ -2,7 +2,8 @@
 
 Introduced in chapter 4 (the CP form) and used throughout chapter 6 (cost and speed).
 
-Counting rules, which match exactly what :mod:`lrconv.layers` runs:
+The stages are counted from the factors' stage plan (:mod:`lrconv.factors`), the same plan
+:mod:`lrconv.layers` runs, so the counts match what runs by construction. Counting rules:
 
 - Costs are for one input image of size ``(C_in, H, W)``; a batch of ``N`` costs ``N`` times
   the MACs. The bias (``C_out`` values, the same in every form) is counted neither in the
@@ -16,18 +17,29 @@ Counting rules, which match exactly what :mod:`lrconv.layers` runs:
 - Per-slice SVD: the vertical stage filters the input once per (output, input, rank) triple
   (``C_out * C_in * r`` channels); the horizontal stage filters those and sums over input
   channels and ranks (each sum of ``C_in * r * kw`` products).
+
+Chapter 6 also uses the **arithmetic intensity** of a stage (:func:`arithmetic_intensity`:
+MACs per byte moved) and chapter 8 the trainable parameters of low-rank kernel updates
+(:func:`update_param_count`).
 """
 
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple
 
-from lrconv._validate import check_int, check_pair
+import numpy as np
+
+from lrconv._validate import Pair, check_int, check_pair
+from lrconv._validate import output_size as conv_output_size
+from lrconv.factors import CPFactors, SliceSVDFactors, Stage, Tucker2Factors
 
 __all__ = [
+    "UPDATE_FORMS",
     "Cost",
     "Ratio",
     "StageCost",
+    "arithmetic_intensity",
     "conv_cost",
     "conv_output_size",
     "cp_cost",
@@ -35,9 +47,14 @@ __all__ = [
     "ratio",
     "slice_svd_cost",
     "slice_svd_stage_costs",
+    "stage_costs",
     "tucker2_cost",
     "tucker2_stage_costs",
+    "update_param_count",
 ]
+
+UPDATE_FORMS = ("full", "locon", "cp")
+"""The kernel updates :func:`update_param_count` counts (chapter 8)."""
 
 
 class Cost(NamedTuple):
@@ -80,10 +97,32 @@ class StageCost(NamedTuple):
     params: int
     macs: int
 
+    @property
+    def values(self) -> int:
+        """Numbers the stage reads and writes: its input, its output and its weights."""
+        return _prod(self.shape_in) + _prod(self.shape_out) + self.params
 
-def _stage(name: str, shape_in: tuple, shape_out: tuple, taps: int, params: int) -> StageCost:
-    c, h, w = shape_out
-    return StageCost(name, tuple(shape_in), tuple(shape_out), taps, params, c * h * w * taps)
+
+def _prod(shape: tuple[int, ...]) -> int:
+    return int(np.prod(shape, dtype=object))
+
+
+def stage_costs(stages: tuple[Stage, ...], shape_in: tuple[int, int, int]) -> list[StageCost]:
+    """Sizes, parameters and MACs of every stage of a stage plan on an input ``(C, H, W)``.
+
+    Introduced in chapter 6; :func:`cp_stage_costs` and the others call it on the plan of
+    their form.
+    """
+    if not isinstance(stages, (tuple, list)) or not stages or \
+            not all(isinstance(s, Stage) for s in stages):
+        raise TypeError("stages must be a non-empty sequence of lrconv.factors.Stage; received "
+                        f"{type(stages).__name__}")
+    result, shape = [], tuple(shape_in)
+    for s in stages:
+        out = s.shape_out(shape)
+        result.append(StageCost(s.name, shape, out, s.taps, s.params, _prod(out) * s.taps))
+        shape = out
+    return result
 
 
 def _check_layer(c_in, c_out, kh, kw, h, w, stride, padding):
@@ -103,14 +142,21 @@ def _check_layer(c_in, c_out, kh, kw, h, w, stride, padding):
     return c_in, c_out, kh, kw, h, w, stride, padding
 
 
-def conv_output_size(size: int, k: int, stride: int = 1, padding: int = 0) -> int:
-    """Output length ``(size + 2 * padding - k) // stride + 1`` along one axis (chapter 1)."""
-    return (size + 2 * padding - k) // stride + 1
+# Factor arrays of this many entries or more cannot be described by numpy, even as views.
+_MAX_ENTRIES = 2**62
+
+
+def _zeros(*shape: int) -> np.ndarray:
+    """A read-only view of zeros of ``shape`` that takes no memory (only shapes are counted)."""
+    if _prod(shape) >= _MAX_ENTRIES:
+        raise ValueError(f"a factor of shape {shape} has {_prod(shape):,} entries, more than an "
+                         f"array can hold; use smaller sizes")
+    return np.broadcast_to(np.zeros(()), shape)
 
 
 def conv_cost(
     c_in: int, c_out: int, kh: int, kw: int, h: int, w: int,
-    *, stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+    *, stride: Pair = 1, padding: Pair = 0,
 ) -> Cost:
     """Parameters and MACs of a dense ``kh x kw`` convolution on a ``(c_in, h, w)`` input.
 
@@ -126,7 +172,7 @@ def conv_cost(
 
 def cp_stage_costs(
     c_in: int, c_out: int, kh: int, kw: int, h: int, w: int, rank: int,
-    *, stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+    *, stride: Pair = 1, padding: Pair = 0,
 ) -> list[StageCost]:
     """The four stages of a rank-``rank`` CP layer with their sizes and costs (chapter 4).
 
@@ -135,29 +181,23 @@ def cp_stage_costs(
     3. ``1 x kw`` depthwise: pads and strides columns;
     4. 1x1 ``R -> c_out``.
     """
-    c_in, c_out, kh, kw, h, w, (sh, sw), (ph, pw) = _check_layer(
+    c_in, c_out, kh, kw, h, w, stride, padding = _check_layer(
         c_in, c_out, kh, kw, h, w, stride, padding)
     r = check_int(rank, "rank", 1)
-    h_out, w_out = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
-    return [
-        _stage("pointwise 1x1 C_in -> R", (c_in, h, w), (r, h, w), c_in, c_in * r),
-        _stage("vertical kh x 1 depthwise", (r, h, w), (r, h_out, w), kh, kh * r),
-        _stage("horizontal 1 x kw depthwise", (r, h_out, w), (r, h_out, w_out), kw, kw * r),
-        _stage("pointwise 1x1 R -> C_out", (r, h_out, w_out), (c_out, h_out, w_out), r,
-               r * c_out),
-    ]
+    f = CPFactors(_zeros(c_out, r), _zeros(c_in, r), _zeros(kh, r), _zeros(kw, r))
+    return stage_costs(f.stage_plan(stride, padding), (c_in, h, w))
 
 
 def tucker2_stage_costs(
     c_in: int, c_out: int, kh: int, kw: int, h: int, w: int, ranks: tuple[int, int],
-    *, stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+    *, stride: Pair = 1, padding: Pair = 0,
 ) -> list[StageCost]:
     """The three stages of a Tucker-2 layer with ranks ``(R_out, R_in)`` (chapter 6).
 
     1. 1x1 ``c_in -> R_in`` on the unpadded input; 2. ``kh x kw`` core ``R_in -> R_out`` with the
     stride and padding; 3. 1x1 ``R_out -> c_out``.
     """
-    c_in, c_out, kh, kw, h, w, (sh, sw), (ph, pw) = _check_layer(
+    c_in, c_out, kh, kw, h, w, stride, padding = _check_layer(
         c_in, c_out, kh, kw, h, w, stride, padding)
     if not isinstance(ranks, (tuple, list)) or len(ranks) != 2:
         raise TypeError(f"ranks must be a pair (R_out, R_in) of ints; received {ranks!r}")
@@ -166,19 +206,13 @@ def tucker2_stage_costs(
     if r_out > c_out or r_in > c_in:
         raise ValueError(f"ranks (R_out, R_in) must be at most (c_out, c_in) = ({c_out}, {c_in}); "
                          f"received {(r_out, r_in)}")
-    h_out, w_out = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
-    return [
-        _stage("pointwise 1x1 C_in -> R_in", (c_in, h, w), (r_in, h, w), c_in, c_in * r_in),
-        _stage("core kh x kw R_in -> R_out", (r_in, h, w), (r_out, h_out, w_out),
-               r_in * kh * kw, r_out * r_in * kh * kw),
-        _stage("pointwise 1x1 R_out -> C_out", (r_out, h_out, w_out), (c_out, h_out, w_out),
-               r_out, r_out * c_out),
-    ]
+    f = Tucker2Factors(_zeros(r_out, r_in, kh, kw), _zeros(c_out, r_out), _zeros(c_in, r_in))
+    return stage_costs(f.stage_plan(stride, padding), (c_in, h, w))
 
 
 def slice_svd_stage_costs(
     c_in: int, c_out: int, kh: int, kw: int, h: int, w: int, rank: int,
-    *, stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+    *, stride: Pair = 1, padding: Pair = 0,
 ) -> list[StageCost]:
     """The two stages of a per-slice rank-``rank`` SVD layer (chapter 6).
 
@@ -186,19 +220,14 @@ def slice_svd_stage_costs(
     triple: pads and strides rows; 2. ``1 x kw`` filters with padding and column stride, summed
     over input channels and ranks into each output channel.
     """
-    c_in, c_out, kh, kw, h, w, (sh, sw), (ph, pw) = _check_layer(
+    c_in, c_out, kh, kw, h, w, stride, padding = _check_layer(
         c_in, c_out, kh, kw, h, w, stride, padding)
     r = check_int(rank, "rank", 1)
     if r > min(kh, kw):
         raise ValueError(f"rank must be between 1 and min(kh, kw) = {min(kh, kw)} for a "
                          f"per-slice SVD; received {r}")
-    h_out, w_out = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
-    m = c_out * c_in * r
-    return [
-        _stage("vertical kh x 1 per (out, in, rank)", (c_in, h, w), (m, h_out, w), kh, m * kh),
-        _stage("horizontal 1 x kw, summed over in and rank", (m, h_out, w),
-               (c_out, h_out, w_out), c_in * r * kw, m * kw),
-    ]
+    f = SliceSVDFactors(_zeros(c_out, c_in, kh, r), _zeros(c_out, c_in, r, kw))
+    return stage_costs(f.stage_plan(stride, padding), (c_in, h, w))
 
 
 def _total(stages: list[StageCost]) -> Cost:
@@ -207,7 +236,7 @@ def _total(stages: list[StageCost]) -> Cost:
 
 def cp_cost(
     c_in: int, c_out: int, kh: int, kw: int, h: int, w: int, rank: int,
-    *, stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+    *, stride: Pair = 1, padding: Pair = 0,
 ) -> Cost:
     """Parameters ``R (c_in + kh + kw + c_out)`` and MACs of a CP layer (chapter 4).
 
@@ -219,7 +248,7 @@ def cp_cost(
 
 def tucker2_cost(
     c_in: int, c_out: int, kh: int, kw: int, h: int, w: int, ranks: tuple[int, int],
-    *, stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+    *, stride: Pair = 1, padding: Pair = 0,
 ) -> Cost:
     """Parameters ``R_out R_in kh kw + c_out R_out + c_in R_in`` and MACs of a Tucker-2 layer.
 
@@ -231,7 +260,7 @@ def tucker2_cost(
 
 def slice_svd_cost(
     c_in: int, c_out: int, kh: int, kw: int, h: int, w: int, rank: int,
-    *, stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+    *, stride: Pair = 1, padding: Pair = 0,
 ) -> Cost:
     """Parameters ``c_out c_in r (kh + kw)`` and MACs of a per-slice SVD layer (chapter 6).
 
@@ -241,14 +270,54 @@ def slice_svd_cost(
                                         stride=stride, padding=padding))
 
 
+def _positive(value: object, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; received {value!r} "
+                        f"(type {type(value).__name__})")
+    if not value > 0 or not np.isfinite(float(value)):
+        raise ValueError(f"{name} must be a finite number > 0; received {value!r}")
+
+
 def ratio(dense: Cost, other: Cost) -> Ratio:
     """Compression ``dense.params / other.params`` and MAC ratio ``dense.macs / other.macs``.
 
-    Introduced in chapter 4. Values above 1 mean ``other`` is cheaper.
+    Introduced in chapter 4. Values above 1 mean ``other`` is cheaper. Each argument is a
+    :class:`Cost` (or a pair ``(params, macs)``) of finite positive numbers.
     """
     for name, c in (("dense", dense), ("other", other)):
         if not isinstance(c, tuple) or len(c) != 2:
             raise TypeError(f"{name} must be a Cost(params, macs); received {c!r}")
-        if c[0] <= 0 or c[1] <= 0:
-            raise ValueError(f"{name} must have positive params and macs; received {c!r}")
+        for field, v in zip(Cost._fields, c, strict=True):
+            _positive(v, f"{name}.{field}")
     return Ratio(dense[0] / other[0], dense[1] / other[1])
+
+
+def arithmetic_intensity(macs: int, values: int, *, itemsize: int = 4) -> float:
+    """MACs per byte moved: ``macs / (itemsize * values)`` (chapter 6).
+
+    ``values`` is the count of numbers read and written (for a stage, :attr:`StageCost.values`:
+    input, output and weights); ``itemsize`` the bytes of one (4 for float32). A stage far
+    below a machine's ratio of arithmetic speed to memory bandwidth is limited by memory.
+    """
+    macs = check_int(macs, "macs", 0)
+    values = check_int(values, "values", 1)
+    itemsize = check_int(itemsize, "itemsize", 1)
+    return macs / (itemsize * values)
+
+
+def update_param_count(c_in: int, c_out: int, kh: int, kw: int, rank: int, form: str) -> int:
+    """Trainable parameters of an update of a ``(c_out, c_in, kh, kw)`` kernel (chapter 8).
+
+    ``"full"``: ``c_out c_in kh kw`` (the whole kernel); ``"locon"``: ``r (c_in kh kw + c_out)``;
+    ``"cp"``: ``r (c_out + c_in + kh + kw)``. Biases are not counted.
+    """
+    c_in, c_out = check_int(c_in, "c_in", 1), check_int(c_out, "c_out", 1)
+    kh, kw = check_int(kh, "kh", 1), check_int(kw, "kw", 1)
+    r = check_int(rank, "rank", 1)
+    if form == "full":
+        return c_out * c_in * kh * kw
+    if form == "locon":
+        return r * (c_in * kh * kw + c_out)
+    if form == "cp":
+        return r * (c_out + c_in + kh + kw)
+    raise ValueError(f"form must be one of {UPDATE_FORMS}; received {form!r}")

@@ -411,7 +411,7 @@ class SliceSVDFactors(_SliceSVDFields):
         c_out, c_in, _, rank = c.shape
         if r.shape[:3] != (c_out, c_in, rank):
             raise ValueError(f"SliceSVDFactors.rows must have shape ({c_out}, {c_in}, {rank}, "
-                             f"kw) to fit columns of shape {c.shape}; received {r.shape}")
+                             f"kw) to fit columns of shape {c.shape}; received shape {r.shape}")
         return super().__new__(cls, c, r)
 
     @classmethod

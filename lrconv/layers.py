@@ -14,19 +14,24 @@ padding the result equals ``conv2d(x, reconstructed kernel)`` to floating-point 
   summed over input channels and ranks.
 
 Padding is applied by the stage with a spatial extent along that axis, never before the first
-1x1 stage: :mod:`lrconv.cost` counts MACs the same way. Inputs are ``(C_in, H, W)`` or batched
-``(N, C_in, H, W)``; outputs keep the batch axis only if the input has one.
+1x1 stage. The stages are the factors' own stage plan (``factors.stage_plan(stride, padding)``,
+see :mod:`lrconv.factors`), run by :func:`run_stages`; :mod:`lrconv.cost` counts the same plan.
+Inputs are ``(C_in, H, W)`` or batched ``(N, C_in, H, W)``; outputs keep the batch axis only if
+the input has one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from lrconv._validate import as_array, check_ndim, check_pair
+from lrconv._validate import Pair, as_array, check_ndim, check_pair
 from lrconv.conv import conv2d, depthwise_conv2d, pointwise_conv2d
-from lrconv.decompose import (
+from lrconv.factors import (
     CPFactors,
     SliceSVDFactors,
+    Stage,
     Tucker2Factors,
     check_cp_factors,
     check_slice_svd_factors,
@@ -36,33 +41,82 @@ from lrconv.decompose import (
 __all__ = [
     "cp_conv2d",
     "cp_stages",
+    "run_stage",
+    "run_stages",
     "slice_svd_conv2d",
     "slice_svd_stages",
     "tucker2_conv2d",
     "tucker2_stages",
 ]
 
-Pair = int | tuple[int, int]
+
+def run_stage(stage: Stage, x: np.ndarray) -> np.ndarray:
+    """Apply one :class:`~lrconv.factors.Stage` to a batched input ``(N, C, H, W)``.
+
+    A pointwise stage runs :func:`~lrconv.conv.pointwise_conv2d`, a dense one
+    :func:`~lrconv.conv.conv2d`, a depthwise one :func:`~lrconv.conv.depthwise_conv2d` (after
+    repeating the input channels as ``stage.copies`` says, and summing groups of
+    ``stage.sum_groups`` filtered channels afterwards). Introduced in chapter 6.
+    """
+    if not isinstance(stage, Stage):
+        raise TypeError(f"stage must be a lrconv.factors.Stage; received {type(stage).__name__}")
+    arr = as_array(x, "x")
+    check_ndim(arr, "x", (4,), "(N, C, H, W)")
+    stage.shape_out(arr.shape)  # checks the channels and the size
+    if stage.kind == "pointwise":
+        return pointwise_conv2d(arr, stage.weight)
+    if stage.kind == "dense":
+        return conv2d(arr, stage.weight, stride=stage.stride, padding=stage.padding)
+    n, c, h, w = arr.shape
+    outer, inner = stage.copies
+    if (outer, inner) != (1, 1):
+        arr = np.broadcast_to(arr[:, None, :, None], (n, outer, c, inner, h, w))
+        arr = arr.reshape(n, outer * c * inner, h, w)
+    y = depthwise_conv2d(arr, stage.weight, stride=stage.stride, padding=stage.padding)
+    if stage.sum_groups > 1:
+        y = y.reshape(n, -1, stage.sum_groups, *y.shape[2:]).sum(axis=2)
+    return y
 
 
-def _prepare(
-    x: object, c_in: int, kh: int, kw: int, stride: Pair, padding: Pair, what: str
-) -> tuple[np.ndarray, bool, tuple[int, int], tuple[int, int]]:
-    """Check the input against the factors; return it batched (4-D) and whether it was."""
+def run_stages(
+    x: object, stages: Sequence[Stage], *, bias: object = None
+) -> list[np.ndarray]:
+    """Run a stage plan on ``x`` (``(C, H, W)`` or ``(N, C, H, W)``); every stage's output.
+
+    ``bias`` (one value per output channel of the last stage) is added to the last output.
+    Outputs keep the batch axis only if ``x`` has one. Introduced in chapter 6.
+    """
+    if not isinstance(stages, (tuple, list)) or not stages:
+        raise TypeError(f"stages must be a non-empty sequence of lrconv.factors.Stage; "
+                        f"received {type(stages).__name__}")
+    arr = as_array(x, "x")
+    check_ndim(arr, "x", (3, 4), "(C, H, W) or (N, C, H, W)")
+    batched = arr.ndim == 4
+    outputs, y = [], arr if batched else arr[None]
+    for stage in stages:
+        y = run_stage(stage, y)
+        outputs.append(y)
+    b = _check_bias(bias, outputs[-1].shape[1])
+    if b is not None:
+        outputs[-1] = outputs[-1] + b[:, None, None]
+    return outputs if batched else [s[0] for s in outputs]
+
+
+def _check_input(x: object, shape: tuple[int, int, int, int], stride: Pair, padding: Pair,
+                 what: str) -> None:
+    """Check ``x`` against the factors' kernel ``shape`` with lrconv's own messages."""
+    _, c_in, kh, kw = shape
     arr = as_array(x, "x")
     check_ndim(arr, "x", (3, 4), "(C_in, H, W) or (N, C_in, H, W)")
-    batched = arr.ndim == 4
-    arr = arr if batched else arr[None]
-    if arr.shape[1] != c_in:
-        raise ValueError(f"x has {arr.shape[1]} channels but {what} expect C_in = {c_in}; "
-                         f"received x of shape {np.shape(x)}")
+    if arr.shape[-3] != c_in:
+        raise ValueError(f"x has {arr.shape[-3]} channels but {what} expect C_in = {c_in}; "
+                         f"received x of shape {arr.shape}")
     stride = check_pair(stride, "stride", 1)
     padding = check_pair(padding, "padding", 0)
-    h, w = arr.shape[2] + 2 * padding[0], arr.shape[3] + 2 * padding[1]
+    h, w = arr.shape[-2] + 2 * padding[0], arr.shape[-1] + 2 * padding[1]
     if kh > h or kw > w:
         raise ValueError(f"the kernel ({kh}, {kw}) of {what} is larger than the padded input "
-                         f"({h}, {w}); received x of shape {np.shape(x)} and padding {padding}")
-    return arr, batched, stride, padding
+                         f"({h}, {w}); received x of shape {arr.shape} and padding {padding}")
 
 
 def _check_bias(bias: object, c_out: int) -> np.ndarray | None:
@@ -74,12 +128,10 @@ def _check_bias(bias: object, c_out: int) -> np.ndarray | None:
     return b
 
 
-def _finish(stages: list[np.ndarray], batched: bool) -> list[np.ndarray]:
-    return stages if batched else [s[0] for s in stages]
-
-
-def _add_bias(y: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    return y if bias is None else y + bias[:, None, None]
+def _stages(x, factors, stride, padding, bias, what) -> list[np.ndarray]:
+    _check_input(x, factors.shape, stride, padding, what)
+    _check_bias(bias, factors.shape[0])
+    return run_stages(x, factors.stage_plan(stride, padding), bias=bias)
 
 
 def cp_stages(
@@ -103,16 +155,7 @@ def cp_stages(
         ``[(R, H, W), (R, H', W), (R, H', W'), (C_out, H', W')]`` (with a leading ``N`` for a
         batched input): the 1x1 stage, the vertical stage, the horizontal stage, the output.
     """
-    f = check_cp_factors(factors)
-    kh, kw = f.vertical.shape[0], f.horizontal.shape[0]
-    xb, batched, (sh, sw), (ph, pw) = _prepare(x, f.inp.shape[0], kh, kw, stride, padding,
-                                               "the CP factors")
-    b = _check_bias(bias, f.out.shape[0])
-    s1 = pointwise_conv2d(xb, f.inp.T)
-    s2 = depthwise_conv2d(s1, f.vertical.T[:, :, None], stride=(sh, 1), padding=(ph, 0))
-    s3 = depthwise_conv2d(s2, f.horizontal.T[:, None, :], stride=(1, sw), padding=(0, pw))
-    s4 = _add_bias(pointwise_conv2d(s3, f.out), b)
-    return _finish([s1, s2, s3, s4], batched)
+    return _stages(x, check_cp_factors(factors), stride, padding, bias, "the CP factors")
 
 
 def cp_conv2d(
@@ -134,15 +177,8 @@ def tucker2_stages(
     Returns ``[(R_in, H, W), (R_out, H', W'), (C_out, H', W')]`` (leading ``N`` if batched):
     the 1x1 stage, the ``kh x kw`` core (with stride and padding), the output (with ``bias``).
     """
-    f = check_tucker2_factors(factors)
-    _, _, kh, kw = f.core.shape
-    xb, batched, stride, padding = _prepare(x, f.inp.shape[0], kh, kw, stride, padding,
-                                            "the Tucker-2 factors")
-    b = _check_bias(bias, f.out.shape[0])
-    s1 = pointwise_conv2d(xb, f.inp.T)
-    s2 = conv2d(s1, f.core, stride=stride, padding=padding)
-    s3 = _add_bias(pointwise_conv2d(s2, f.out), b)
-    return _finish([s1, s2, s3], batched)
+    return _stages(x, check_tucker2_factors(factors), stride, padding, bias,
+                   "the Tucker-2 factors")
 
 
 def tucker2_conv2d(
@@ -167,21 +203,8 @@ def slice_svd_stages(
     (channel index ``(o * C_in + i) * r + j``), padding and striding rows; the second filters
     each with its row filter, padding and striding columns, and sums over ``i`` and ``j``.
     """
-    f = check_slice_svd_factors(factors)
-    c_out, c_in, kh, r = f.columns.shape
-    kw = f.rows.shape[-1]
-    xb, batched, (sh, sw), (ph, pw) = _prepare(x, c_in, kh, kw, stride, padding,
-                                               "the per-slice SVD factors")
-    b = _check_bias(bias, c_out)
-    n, _, h, w = xb.shape
-    copies = np.broadcast_to(xb[:, None, :, None], (n, c_out, c_in, r, h, w))
-    copies = copies.reshape(n, c_out * c_in * r, h, w)
-    col = f.columns.transpose(0, 1, 3, 2).reshape(c_out * c_in * r, kh, 1)
-    s1 = depthwise_conv2d(copies, col, stride=(sh, 1), padding=(ph, 0))
-    row = f.rows.reshape(c_out * c_in * r, 1, kw)
-    filtered = depthwise_conv2d(s1, row, stride=(1, sw), padding=(0, pw))
-    s2 = filtered.reshape(n, c_out, c_in * r, *filtered.shape[2:]).sum(axis=2)
-    return _finish([s1, _add_bias(s2, b)], batched)
+    return _stages(x, check_slice_svd_factors(factors), stride, padding, bias,
+                   "the per-slice SVD factors")
 
 
 def slice_svd_conv2d(

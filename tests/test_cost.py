@@ -1,7 +1,8 @@
 """Tests of lrconv.cost: parameters and MACs of the dense and factorized forms.
 
 That the MAC counts match what lrconv.layers really runs is checked in tests/test_layers.py by
-instrumenting the stages.
+instrumenting the stages; tests/test_factors.py checks the counts of every form's stage plan
+against hand formulas.
 """
 
 from __future__ import annotations
@@ -11,17 +12,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lrconv import lora
 from lrconv.conv import conv2d
 from lrconv.cost import (
+    UPDATE_FORMS,
     Cost,
     Ratio,
+    StageCost,
+    arithmetic_intensity,
     conv_cost,
     conv_output_size,
     cp_cost,
     cp_stage_costs,
     ratio,
     slice_svd_cost,
+    stage_costs,
     tucker2_cost,
+    update_param_count,
 )
 
 # A 3 -> 4 channel 3x3 layer on a 5x5 input, counted by hand.
@@ -97,9 +104,95 @@ def test_cp_of_a_wide_layer_is_much_cheaper():
     (lambda: tucker2_cost(3, 4, 3, 3, 5, 5, (5, 1)), ValueError, r"at most \(c_out, c_in\)"),
     (lambda: slice_svd_cost(3, 4, 3, 3, 5, 5, 1.0), TypeError, "rank must be an integer"),
     (lambda: slice_svd_cost(3, 4, 3, 2, 5, 5, 3), ValueError, r"min\(kh, kw\) = 2"),
-    (lambda: ratio(Cost(1, 1), (0, 1)), ValueError, "other must have positive"),
+    (lambda: ratio(Cost(1, 1), (0, 1)), ValueError, r"other.params must be a finite number > 0"),
     (lambda: ratio(3, Cost(1, 1)), TypeError, "dense must be a Cost"),
+    (lambda: ratio(("a", 5), Cost(1, 1)), TypeError, "dense.params must be a real number"),
+    (lambda: ratio(Cost(1, 1), (5, float("nan"))), ValueError, "other.macs must be a finite"),
+    (lambda: ratio(Cost(1, 1), (5, True)), TypeError, "other.macs must be a real number"),
+    (lambda: stage_costs([], (3, 5, 5)), TypeError, "stages must be a non-empty sequence"),
+    (lambda: arithmetic_intensity(10, 0), ValueError, "values must be >= 1"),
+    (lambda: arithmetic_intensity(10, 5, itemsize=2.0), TypeError, "itemsize must be an int"),
+    (lambda: update_param_count(3, 4, 3, 3, 2, "svd"), ValueError, "form must be one of"),
+    (lambda: update_param_count(3, 4, 3, 3, 0, "cp"), ValueError, "rank must be >= 1"),
+    (lambda: slice_svd_cost(10**10, 10**10, 3, 3, 5, 5, 1), ValueError,
+     "more than an array can hold"),
 ])
 def test_bad_inputs_raise_clear_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_huge_layers_are_counted_without_allocating():
+    c = cp_cost(10**9, 10**9, 3, 3, 10**5, 10**5, 10**6)
+    assert c.params == 10**6 * (2 * 10**9 + 6)
+    big = slice_svd_cost(10**6, 10**6, 3, 3, 10**4, 10**4, 3)
+    assert big.params == 10**12 * 3 * 6
+
+
+# --------------------------------------------------------------------------- output size
+
+@settings(max_examples=60, deadline=None)
+@given(size=st.integers(1, 30), k=st.integers(1, 30), stride=st.integers(1, 4),
+       padding=st.integers(0, 4))
+def test_conv_output_size_counts_the_windows(size, k, stride, padding):
+    starts = [s for s in range(0, size + 2 * padding, stride) if s + k <= size + 2 * padding]
+    if starts:
+        assert conv_output_size(size, k, stride, padding) == len(starts)
+    else:
+        with pytest.raises(ValueError, match="larger than the padded input"):
+            conv_output_size(size, k, stride, padding)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arg=st.sampled_from(["size", "k", "stride", "padding"]),
+       bad=st.one_of(st.integers(-5, 0), st.floats(), st.text(max_size=2), st.none()))
+def test_conv_output_size_rejects_generated_bad_arguments(arg, bad):
+    args = dict(size=5, k=3, stride=1, padding=0)
+    if arg == "padding" and isinstance(bad, int) and bad == 0:
+        bad = -1
+    args[arg] = bad
+    exc = ValueError if isinstance(bad, int) else TypeError
+    name = arg if arg != "size" else "size"
+    with pytest.raises(exc, match=name):
+        conv_output_size(**args)
+
+
+# --------------------------------------------------------------------------- ratio, intensity
+
+@settings(max_examples=60, deadline=None)
+@given(which=st.sampled_from(["dense", "other"]), field=st.integers(0, 1),
+       bad=st.one_of(st.floats(max_value=0), st.just(float("inf")), st.just(float("nan")),
+                     st.integers(max_value=0), st.text(max_size=2), st.none(), st.booleans()))
+def test_ratio_rejects_generated_bad_costs(which, field, bad):
+    costs = {"dense": [10, 100], "other": [2, 5]}
+    costs[which][field] = bad
+    exc = TypeError if bad is None or isinstance(bad, (str, bool)) else ValueError
+    with pytest.raises(exc, match=rf"{which}\.{Cost._fields[field]} must be"):
+        ratio(tuple(costs["dense"]), tuple(costs["other"]))
+
+
+def test_arithmetic_intensity_of_the_chapter_6_layer():
+    # 128 -> 128 channels, 3x3, 32x32 input with padding 1, float32
+    dense = conv_cost(128, 128, 3, 3, 32, 32, padding=1)
+    values = 128 * 32 * 32 * 2 + 128 * 128 * 9
+    assert arithmetic_intensity(dense.macs, values) == pytest.approx(92.16)
+    stages = cp_stage_costs(128, 128, 3, 3, 32, 32, 32, padding=1)
+    first = stages[0]
+    assert isinstance(first, StageCost)
+    assert first.values == 128 * 32 * 32 + 32 * 32 * 32 + 128 * 32
+    assert arithmetic_intensity(first.macs, first.values) == pytest.approx(
+        128 * 32 * 32 * 32 / (4 * first.values))
+    assert arithmetic_intensity(first.macs, first.values, itemsize=8) == pytest.approx(
+        arithmetic_intensity(first.macs, first.values) / 2)
+
+
+# --------------------------------------------------------------------------- update counts
+
+@settings(max_examples=40, deadline=None)
+@given(c_in=st.integers(1, 64), c_out=st.integers(1, 64), kh=st.integers(1, 5),
+       kw=st.integers(1, 5), rank=st.integers(1, 8), form=st.sampled_from(UPDATE_FORMS))
+def test_update_param_count_by_hand_and_as_lora_counts(c_in, c_out, kh, kw, rank, form):
+    hand = {"full": c_out * c_in * kh * kw, "locon": rank * c_in * kh * kw + rank * c_out,
+            "cp": rank * c_out + rank * c_in + rank * kh + rank * kw}[form]
+    assert update_param_count(c_in, c_out, kh, kw, rank, form) == hand
+    assert lora.update_param_count(c_in, c_out, kh, kw, rank, form) == hand

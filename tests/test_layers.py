@@ -219,19 +219,52 @@ X = np.ones((3, 5, 5))
     (lambda: cp_conv2d(X, F, padding=-1), ValueError, "padding must be >= 0"),
     (lambda: cp_conv2d(X, F, bias=np.ones(3)), ValueError, r"bias must have shape \(2,\)"),
     (lambda: cp_conv2d(X, F._replace(inp=np.ones((3, 2)))), ValueError,
-     "factors.inp must have 1 columns"),
+     "CPFactors.inp must have 1 columns"),
     (lambda: cp_conv2d(X, F[:3]), TypeError, "CPFactors"),
     (lambda: cp_conv2d(X, "abc"), TypeError, "CPFactors"),
     (lambda: tucker2_conv2d(X, Tucker2Factors(np.ones((1, 2, 3, 3)), np.ones((2, 1)),
                                               np.ones((3, 1)))), ValueError,
-     "factors.inp must have 2 columns"),
+     "Tucker2Factors.inp must have 2 columns"),
     (lambda: tucker2_conv2d(np.ones((4, 5, 5)), Tucker2Factors(
         np.ones((1, 1, 3, 3)), np.ones((2, 1)), np.ones((3, 1)))), ValueError, "x has 4 channels"),
     (lambda: slice_svd_conv2d(X, SliceSVDFactors(np.ones((2, 3, 3, 1)), np.ones((2, 3, 2, 3)))),
-     ValueError, "factors.rows must have shape"),
+     ValueError, "SliceSVDFactors.rows must have shape"),
     (lambda: slice_svd_conv2d(X, SliceSVDFactors(np.ones((2, 3, 9, 1)), np.ones((2, 3, 1, 3)))),
      ValueError, "larger than the padded input"),
 ])
 def test_bad_inputs_raise_clear_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+# ------------------------------------------------------------- the generic runner
+
+
+def test_run_stages_runs_any_plan_and_adds_the_bias():
+    rng = np.random.default_rng(2)
+    f = random_cp(rng, 3, 2, 3, 3, 2)
+    x = rng.standard_normal((2, 6, 5))
+    bias = np.array([1.0, -2.0, 0.5])
+    outputs = layers.run_stages(x, f.stage_plan(2, 1), bias=bias)
+    want = reference_conv2d(x, cp_to_kernel(f), stride=2, padding=1) + bias[:, None, None]
+    np.testing.assert_allclose(outputs[-1], want, atol=1e-12)
+    assert [o.shape for o in outputs] == [(2, 6, 5), (2, 3, 5), (2, 3, 3), (3, 3, 3)]
+
+
+@pytest.mark.parametrize(("call", "exc", "match"), [
+    (lambda: layers.run_stages(X, []), TypeError, "stages must be a non-empty sequence"),
+    (lambda: layers.run_stages(X, "abc"), TypeError, "stages must be a non-empty sequence"),
+    (lambda: layers.run_stages(np.ones((5, 5)), F.stage_plan()), ValueError,
+     "x must have 3 or 4 dimensions"),
+    (lambda: layers.run_stages(np.ones((2, 5, 5)), F.stage_plan()), ValueError,
+     "reads 3 channels"),
+    (lambda: layers.run_stages(X, F.stage_plan(), bias=np.ones(5)), ValueError,
+     r"bias must have shape \(2,\)"),
+    (lambda: layers.run_stage("abc", X[None]), TypeError, "stage must be a lrconv.factors.Stage"),
+    (lambda: layers.run_stage(F.stage_plan()[0], X), ValueError, "x must have 4 dimensions"),
+    (lambda: layers.run_stage(F.stage_plan()[1], np.ones((1, 1, 2, 5))), ValueError,
+     "larger than the padded input"),
+])
+def test_runner_bad_inputs_raise_clear_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
