@@ -111,7 +111,8 @@ def check_nonempty(arr: np.ndarray, name: str) -> None:
     """Raise ``ValueError`` if any axis of ``arr`` has length 0."""
     if arr.size == 0:
         raise ValueError(
-            f"{name} must not be empty (every axis at least 1 long); received shape {arr.shape}"
+            f"{name} must not be empty; received shape {arr.shape} (every axis must be at "
+            f"least 1 long)"
         )
 
 

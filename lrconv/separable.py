@@ -11,18 +11,33 @@ to rounding, the first one counts. For the seed's ``K = [[1, 0, -1]] * 3`` this 
 vector ``[1, 1, 1]`` (times a positive number) and the row vector ``[1, 0, -1]`` (likewise).
 
 Data types: float32 and float64 kernels keep their type; integer (and other) kernels become
-float64.
+float64. :func:`separable_conv2d` follows :func:`lrconv._validate.float_dtype`, as
+:func:`lrconv.conv.conv2d` does.
+
+Bad input: non-numeric, bool, complex or ragged arrays and non-integer ranks, strides or
+paddings raise ``TypeError``; wrong dimensions, arrays with an axis of length 0, non-finite
+kernels (for the SVD), ranks outside ``1 .. min(kh, kw)``, filters that do not fit the padded
+input and requests above the 2 GiB memory budget raise ``ValueError``. Every message names the
+argument.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from lrconv._validate import as_array, check_finite, check_int, check_ndim, check_pair
+from lrconv._validate import (
+    Pair,
+    as_array,
+    check_budget,
+    check_finite,
+    check_int,
+    check_ndim,
+    check_nonempty,
+    check_pair,
+    float_dtype,
+)
 
 __all__ = ["kernel_svd", "low_rank_kernel", "separable_conv2d", "separable_factors"]
-
-Pair = int | tuple[int, int]
 
 
 def _as_float(arr: np.ndarray) -> np.ndarray:
@@ -33,8 +48,7 @@ def _as_float(arr: np.ndarray) -> np.ndarray:
 def _check_kernel(kernel: object) -> np.ndarray:
     k = as_array(kernel, "kernel")
     check_ndim(k, "kernel", (2,), "(kh, kw)")
-    if k.size == 0:
-        raise ValueError(f"kernel must not be empty; received shape {k.shape}")
+    check_nonempty(k, "kernel")
     check_finite(k, "kernel")
     return _as_float(k)
 
@@ -150,6 +164,8 @@ def _check_filters(columns: object, rows: object) -> tuple[np.ndarray, np.ndarra
     row = as_array(rows, "rows")
     check_ndim(col, "columns", (1, 2), "(kh,) or (kh, r)")
     check_ndim(row, "rows", (1, 2), "(kw,) or (r, kw)")
+    check_nonempty(col, "columns")
+    check_nonempty(row, "rows")
     col = col[:, None] if col.ndim == 1 else col
     row = row[None] if row.ndim == 1 else row
     if col.shape[1] != row.shape[0]:
@@ -158,9 +174,6 @@ def _check_filters(columns: object, rows: object) -> tuple[np.ndarray, np.ndarra
             f"(r, kw); received columns of shape {np.shape(columns)} and rows of shape "
             f"{np.shape(rows)}"
         )
-    if col.shape[1] == 0:
-        raise ValueError(f"columns and rows must hold at least one filter; received columns of "
-                         f"shape {np.shape(columns)} and rows of shape {np.shape(rows)}")
     return col, row
 
 
@@ -194,21 +207,26 @@ def separable_conv2d(
     """
     xa = as_array(x, "x")
     check_ndim(xa, "x", (2, 3, 4), "(H, W), (C, H, W) or (N, C, H, W)")
+    check_nonempty(xa, "x")
     col, row = _check_filters(columns, rows)
     sh, sw = check_pair(stride, "stride", 1)
     ph, pw = check_pair(padding, "padding", 0)
     kh, kw = col.shape[0], row.shape[1]
     h, w = xa.shape[-2:]
-    if kh < 1 or kw < 1 or kh > h + 2 * ph or kw > w + 2 * pw:
+    if kh > h + 2 * ph or kw > w + 2 * pw:
         raise ValueError(
-            f"the kernel columns @ rows ({kh} x {kw}) must be at least 1 x 1 and fit the padded "
+            f"the kernel columns @ rows ({kh} x {kw}) must fit the padded "
             f"input ({h + 2 * ph} x {w + 2 * pw}); received x of shape {xa.shape}, columns of "
             f"shape {np.shape(columns)}, rows of shape {np.shape(rows)} and padding {(ph, pw)}"
         )
-    dtype = np.result_type(xa, col, row)
-    dtype = dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
+    dtype = float_dtype(xa, col, row)
     ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
     images = xa.reshape(-1, h, w)
+    b, r = images.shape[0], col.shape[1]
+    what = f"separable_conv2d (x of shape {xa.shape}, padding {(ph, pw)}, {r} filters)"
+    check_budget(b * (h + 2 * ph) * w, dtype.itemsize, f"the padded input of {what}")
+    check_budget(r * b * ho * (w + 2 * pw), dtype.itemsize, f"the column pass of {what}")
+    check_budget(b * ho * wo, dtype.itemsize, f"the output of {what}")
     # Column pass: pad rows, then (r, B, H', W) = sum over the kh taps.
     xp = np.zeros((images.shape[0], h + 2 * ph, w), dtype=dtype)
     xp[:, ph:ph + h] = images

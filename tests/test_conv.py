@@ -426,7 +426,7 @@ def test_pointwise_four_d_weight_must_be_one_by_one():
     (depthwise_conv2d, np.zeros((2, 3, 0))),
 ])
 def test_empty_kernel_window_is_rejected(func, kernel):
-    with pytest.raises(ValueError, match=r"kernel must not be empty .*received shape"):
+    with pytest.raises(ValueError, match=r"^kernel must not be empty; received shape \("):
         func(X3, kernel)
 
 

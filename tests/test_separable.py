@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import correlate_single
+from strategies import assert_rejected, bad_arrays, bad_ints, bad_pairs
 
 from lrconv.conv import conv2d
 from lrconv.separable import kernel_svd, low_rank_kernel, separable_conv2d, separable_factors
@@ -256,7 +257,7 @@ def test_separable_filters_that_do_not_fit():
         separable_conv2d(X, np.ones((3, 1, 1)), np.ones(3))
     with pytest.raises(ValueError, match=r"^rows must have 1 or 2 dimensions.*received shape"):
         separable_conv2d(X, np.ones(3), np.ones((1, 1, 3)))
-    with pytest.raises(ValueError, match=r"at least one filter"):
+    with pytest.raises(ValueError, match=r"^columns must not be empty; received shape \(3, 0\)"):
         separable_conv2d(X, np.ones((3, 0)), np.ones((0, 3)))
 
 
@@ -272,7 +273,7 @@ def test_separable_kernel_larger_than_padded_input():
                                          r"\(5, 5\), columns of shape \(6,\)"):
         separable_conv2d(X, np.ones(6), np.ones(3))
     assert separable_conv2d(X, np.ones(6), np.ones(3), padding=(1, 0)).shape == (2, 3)
-    with pytest.raises(ValueError, match=r"at least 1 x 1"):
+    with pytest.raises(ValueError, match=r"^columns must not be empty; received shape \(0,\)"):
         separable_conv2d(X, np.ones(0), np.ones(3))
 
 
@@ -296,3 +297,42 @@ def test_separable_stride_and_padding(kwargs, exc, pattern):
 def test_separable_non_numeric(name, args):
     with pytest.raises(TypeError, match=rf"^{name} must be a real numeric array"):
         separable_conv2d(*args)
+
+
+# ---------------------------------------------------------------- generated bad input
+
+K3 = np.arange(9.0).reshape(3, 3)
+CASES = [
+    (kernel_svd, dict(kernel=K3), "kernel", bad_arrays((2,))),
+    (low_rank_kernel, dict(kernel=K3, rank=1), "kernel", bad_arrays((2,))),
+    (low_rank_kernel, dict(kernel=K3, rank=1), "rank", bad_ints(1)),
+    (separable_factors, dict(kernel=K3, rank=1), "kernel", bad_arrays((2,))),
+    (separable_factors, dict(kernel=K3, rank=1), "rank", bad_ints(1)),
+    (separable_conv2d, dict(x=X, columns=np.ones(3), rows=np.ones(3)), "x", bad_arrays((2, 3, 4))),
+    (separable_conv2d, dict(x=X, columns=np.ones(3), rows=np.ones(3)), "columns",
+     bad_arrays((1, 2))),
+    (separable_conv2d, dict(x=X, columns=np.ones(3), rows=np.ones(3)), "rows", bad_arrays((1, 2))),
+    (separable_conv2d, dict(x=X, columns=np.ones(3), rows=np.ones(3)), "stride", bad_pairs(1)),
+    (separable_conv2d, dict(x=X, columns=np.ones(3), rows=np.ones(3)), "padding", bad_pairs(0)),
+]
+
+
+@pytest.mark.parametrize("func, args, name, bad", CASES,
+                         ids=[f"{c[0].__name__}-{c[2]}" for c in CASES])
+@given(data=st.data())
+@FAST
+def test_generated_bad_input_is_rejected_naming_the_argument(func, args, name, bad, data):
+    assert_rejected(func, args, name, data.draw(bad))
+
+
+def test_zero_size_x_is_refused():
+    with pytest.raises(ValueError, match=r"^x must not be empty; received shape \(0, 3, 3\)"):
+        separable_conv2d(np.ones((0, 3, 3)), np.ones(3), np.ones(3))
+
+
+def test_requests_above_the_memory_budget_are_refused_before_allocating():
+    with pytest.raises(ValueError, match=r"padded input of separable_conv2d .*padding "
+                                         r"\(1000000000, 0\).*2 GiB budget"):
+        separable_conv2d(np.ones((2, 3, 3)), np.ones(3), np.ones(3), padding=(10**9, 0))
+    with pytest.raises(ValueError, match=r"column pass of separable_conv2d.*2 GiB budget"):
+        separable_conv2d(np.ones((3, 3)), np.ones((3, 2)), np.ones((2, 3)), padding=(0, 10**9))
