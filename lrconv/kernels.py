@@ -7,13 +7,17 @@ random kernel has full rank.
 
 Kernels are returned as float arrays ``(kh, kw)`` and are applied by cross-correlation
 (:func:`lrconv.conv.conv2d`), as in deep learning.
+
+Bad input: sizes, radii and seeds must be integers (bools excluded; ``TypeError``), sizes odd
+and at least 1, radii at least 1, seeds at least 0, ``sigma`` a finite real number above 0
+(``ValueError``). A kernel above the 2 GiB memory budget is refused before it is allocated.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from lrconv._validate import check_int
+from lrconv._validate import check_budget, check_float, check_int
 
 __all__ = [
     "box_kernel",
@@ -24,10 +28,11 @@ __all__ = [
 ]
 
 
-def _check_size(size: object) -> int:
+def _check_size(size: object, odd: bool = True) -> int:
     size = check_int(size, "size", 1)
-    if size % 2 == 0:
+    if odd and size % 2 == 0:
         raise ValueError(f"size must be odd (the kernel has a centre); received {size}")
+    check_budget(size * size, 8, f"a {size} x {size} kernel (size = {size})")
     return size
 
 
@@ -50,11 +55,14 @@ def gaussian_kernel(size: int = 5, sigma: float = 1.0) -> np.ndarray:
         Standard deviation in pixels, ``> 0``.
     """
     size = _check_size(size)
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma > 0 \
-            or not np.isfinite(sigma):
-        raise ValueError(f"sigma must be a finite number > 0; received {sigma!r}")
+    sigma = check_float(sigma, "sigma", minimum=0.0, strict=True)
     k = np.arange(size) - size // 2
-    g = np.exp(-(k**2) / (2.0 * sigma**2))
+    two_var = 2.0 * sigma * sigma  # inf for huge sigma (a box), 0 for tiny sigma (a point)
+    if two_var > 0:
+        with np.errstate(over="ignore"):
+            g = np.exp(-(k**2) / two_var)
+    else:
+        g = (k == 0).astype(np.float64)
     kernel = np.outer(g, g)
     return kernel / kernel.sum()
 
@@ -65,6 +73,8 @@ def disk_kernel(radius: int = 2) -> np.ndarray:
     The side is ``2 radius + 1``. Unlike the Gaussian, a disk is not an outer product.
     """
     radius = check_int(radius, "radius", 1)
+    side = 2 * radius + 1
+    check_budget(side * side, 8, f"a {side} x {side} disk (radius = {radius})")
     k = np.arange(-radius, radius + 1)
     mask = (k[:, None] ** 2 + k[None, :] ** 2) <= radius**2
     return mask / mask.sum()
@@ -75,7 +85,7 @@ def random_kernel(size: int = 3, seed: int = 0) -> np.ndarray:
 
     With probability one it has full rank ``size``.
     """
-    size = check_int(size, "size", 1)
+    size = _check_size(size, odd=False)
     seed = check_int(seed, "seed", 0)
     return np.random.default_rng(seed).standard_normal((size, size))
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import assert_rejected, bad_floats, bad_ints
 
 from lrconv.kernels import (
     box_kernel,
@@ -91,5 +92,54 @@ def test_random_kernel_is_seeded():
     ],
 )
 def test_bad_arguments(call, error):
-    with pytest.raises(error):
+    with pytest.raises(error, match=r"^(size|sigma|radius|seed) must"):
         call()
+
+
+@settings(max_examples=40, deadline=None)
+@given(size=st.sampled_from([1, 3, 5, 9]), sigma=st.floats(0.05, 50.0))
+def test_gaussian_against_a_loop(size, sigma):
+    import math
+
+    g = [math.exp(-((i - size // 2) ** 2) / (2 * sigma**2)) for i in range(size)]
+    total = sum(a * b for a in g for b in g)
+    want = [[a * b / total for b in g] for a in g]
+    np.testing.assert_allclose(gaussian_kernel(size, sigma), want, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("sigma, expected", [
+    (1e300, np.full((3, 3), 1 / 9)),  # so wide that it is a box
+    (1e-300, [[0, 0, 0], [0, 1, 0], [0, 0, 0]]),  # so narrow that it is a point
+])
+def test_gaussian_extreme_widths_are_finite_limits(sigma, expected):
+    np.testing.assert_allclose(gaussian_kernel(3, sigma), expected, atol=1e-15)
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda: box_kernel(10**9 + 1), r"1000000001 x 1000000001 kernel \(size = 1000000001\)"),
+    (lambda: gaussian_kernel(10**9 + 1), r"kernel \(size = 1000000001\).*2 GiB"),
+    (lambda: disk_kernel(10**9), r"disk \(radius = 1000000000\).*2 GiB"),
+    (lambda: random_kernel(10**5), r"kernel \(size = 100000\).*2 GiB"),
+])
+def test_sizes_above_the_memory_budget_are_refused(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()
+
+
+CASES = [
+    (box_kernel, dict(size=3), "size", bad_ints(1)),
+    (gaussian_kernel, dict(size=3, sigma=1.0), "size", bad_ints(1)),
+    (gaussian_kernel, dict(size=3, sigma=1.0), "sigma", bad_floats(0.0, strict=True)),
+    (disk_kernel, dict(radius=2), "radius", bad_ints(1)),
+    (random_kernel, dict(size=3, seed=0), "size", bad_ints(1)),
+    (random_kernel, dict(size=3, seed=0), "seed", bad_ints(0)),
+    (classic_kernels, dict(seed=0), "seed", bad_ints(0)),
+]
+
+
+@pytest.mark.parametrize("func, args, name, bad", CASES,
+                         ids=[f"{c[0].__name__}-{c[2]}" for c in CASES])
+@settings(max_examples=50, deadline=None)
+@given(data=st.data())
+def test_generated_bad_arguments_are_rejected_naming_them(func, args, name, bad, data):
+    assert_rejected(func, args, name, data.draw(bad))
