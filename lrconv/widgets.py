@@ -4,29 +4,50 @@ Introduced in chapter 3. The computation behind each explorer is a pure function
 directly (:func:`rank_exploration`); the widget only wires controls to it and to a figure of
 :mod:`lrconv.plotting`. A static book page cannot recompute a widget, so every chapter that shows
 an explorer also shows the same exploration as a static figure at a few settings.
+
+Bad input is refused before any widget is built: kernels must be finite, non-empty 2-D real
+arrays, images finite, non-empty 2-D real arrays at least as large as every kernel, ranks
+integers from 1 to ``min(kh, kw)``; ``TypeError`` for the wrong type, ``ValueError`` for the
+wrong value or shape, each naming the argument.
 """
 
 from __future__ import annotations
 
 import html
+import numbers
 from collections.abc import Mapping
 
 import numpy as np
 
-from lrconv._validate import as_array, check_finite, check_int, check_ndim
+from lrconv._validate import as_array, check_finite, check_int, check_ndim, check_nonempty
 from lrconv.conv import conv2d
 from lrconv.separable import kernel_svd, low_rank_kernel
 
 __all__ = ["kernel_rank_explorer", "rank_exploration", "rank_summary"]
 
 
-def _check_kernel_2d(kernel: object) -> np.ndarray:
-    k = as_array(kernel, "kernel")
-    check_ndim(k, "kernel", (2,), "(kh, kw)")
-    if k.size == 0:
-        raise ValueError(f"kernel must not be empty; received shape {k.shape}")
-    check_finite(k, "kernel")
+# The numbers of a rank_exploration result that rank_summary prints.
+_SUMMARY_KEYS = ("kernel_error", "dropped", "output_error", "bound", "relative_output_error")
+
+
+def _check_kernel_2d(kernel: object, name: str = "kernel") -> np.ndarray:
+    k = as_array(kernel, name)
+    check_ndim(k, name, (2,), "(kh, kw)")
+    check_nonempty(k, name)
+    check_finite(k, name)
     return k.astype(np.float64)
+
+
+def _check_image(image: object, kernel_shapes: list[tuple[int, int]]) -> np.ndarray:
+    img = as_array(image, "image")
+    check_ndim(img, "image", (2,), "(H, W): a grey-scale image")
+    check_nonempty(img, "image")
+    for shape in kernel_shapes:
+        if img.shape[0] < shape[0] or img.shape[1] < shape[1]:
+            raise ValueError(f"image must be at least as large as the kernel {shape}; received "
+                             f"image of shape {img.shape}")
+    check_finite(img, "image")
+    return img.astype(np.float64)
 
 
 def rank_exploration(kernel: object, rank: int, image: object) -> dict[str, object]:
@@ -39,7 +60,7 @@ def rank_exploration(kernel: object, rank: int, image: object) -> dict[str, obje
     rank : int
         Rank kept, ``1 <= rank <= min(kh, kw)``.
     image : array_like, shape (H, W)
-        Grey-scale image, at least ``kh x kw``.
+        Finite grey-scale image, at least ``kh x kw``.
 
     Returns
     -------
@@ -65,12 +86,7 @@ def rank_exploration(kernel: object, rank: int, image: object) -> dict[str, obje
     if rank > limit:
         raise ValueError(f"rank must be between 1 and min(kh, kw) = {limit} for a kernel of "
                          f"shape {k.shape}; received {rank}")
-    img = as_array(image, "image")
-    check_ndim(img, "image", (2,), "(H, W): a grey-scale image")
-    if img.shape[0] < k.shape[0] or img.shape[1] < k.shape[1]:
-        raise ValueError(f"image must be at least as large as the kernel {k.shape}; received "
-                         f"image of shape {img.shape}")
-    img = img.astype(np.float64)
+    img = _check_image(image, [k.shape])
     s = kernel_svd(k)[1]
     approx = low_rank_kernel(k, rank)
     reference = conv2d(img, k)
@@ -95,7 +111,29 @@ def rank_exploration(kernel: object, rank: int, image: object) -> dict[str, obje
 
 
 def rank_summary(result: Mapping[str, object], rank: int) -> str:
-    """One line of text with the numbers of a :func:`rank_exploration` result (chapter 3)."""
+    """One line of text with the numbers of a :func:`rank_exploration` result (chapter 3).
+
+    Parameters
+    ----------
+    result : mapping
+        As returned by :func:`rank_exploration`; its ``"kernel_error"``, ``"dropped"``,
+        ``"output_error"``, ``"bound"`` and ``"relative_output_error"`` are printed.
+    rank : int
+        The rank the result was computed for, at least 1.
+    """
+    if not isinstance(result, Mapping):
+        raise TypeError(f"result must be a mapping returned by rank_exploration; received "
+                        f"{type(result).__name__}")
+    missing = [key for key in _SUMMARY_KEYS if key not in result]
+    if missing:
+        raise ValueError(f"result must hold the numbers of rank_exploration; received a mapping "
+                         f"without {', '.join(repr(m) for m in missing)}")
+    for key in _SUMMARY_KEYS:
+        value = result[key]
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"result[{key!r}] must be a real number; received {value!r} "
+                            f"(type {type(value).__name__})")
+    rank = check_int(rank, "rank", 1)
     return (f"rank {rank}: kernel error {result['kernel_error']:.4f} "
             f"(dropped singular values {result['dropped']:.4f}); "
             f"largest output error {result['output_error']:.4f} <= bound {result['bound']:.4f}; "
@@ -125,11 +163,17 @@ def kernel_rank_explorer(kernels: Mapping[str, object], image: object):
 
     from lrconv.plotting import plot_rank_outputs
 
-    if not isinstance(kernels, Mapping) or not kernels:
-        raise TypeError("kernels must be a non-empty mapping of name to 2-D kernel")
-    checked = {name: _check_kernel_2d(k) for name, k in kernels.items()}
-    img = as_array(image, "image")
-    check_ndim(img, "image", (2,), "(H, W): a grey-scale image")
+    if not isinstance(kernels, Mapping):
+        raise TypeError(f"kernels must be a mapping of name to 2-D kernel; received "
+                        f"{type(kernels).__name__}")
+    if not kernels:
+        raise ValueError("kernels must hold at least one kernel; received an empty mapping")
+    for name in kernels:
+        if not isinstance(name, str):
+            raise TypeError(f"kernels must be named by strings (the menu's labels); received "
+                            f"the key {name!r} (type {type(name).__name__})")
+    checked = {name: _check_kernel_2d(k, f"kernels[{name!r}]") for name, k in kernels.items()}
+    img = _check_image(image, [k.shape for k in checked.values()])
     first = next(iter(checked.values()))
     menu = widgets.Dropdown(options=list(checked), description="kernel")
     slider = widgets.IntSlider(value=1, min=1, max=min(first.shape), description="rank")

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from strategies import NON_NUMERIC, assert_rejected, bad_arrays, bad_ints
 
 from lrconv.kernels import classic_kernels
 from lrconv.widgets import kernel_rank_explorer, rank_exploration, rank_summary
@@ -123,7 +124,50 @@ def test_explorer_wires_controls_to_the_numbers():
 
 
 def test_explorer_rejects_bad_input():
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match=r"^kernels must hold at least one kernel"):
         kernel_rank_explorer({}, _image())
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^kernels\['a'\] must have 2 dimensions"):
         kernel_rank_explorer({"a": np.ones(3)}, _image())
+
+
+K3 = classic_kernels()["Laplacian 8"]
+RESULT = rank_exploration(K3, 1, _image())
+
+
+def test_summary_of_a_result_without_its_numbers_is_refused():
+    with pytest.raises(ValueError, match=r"^result must hold the numbers of rank_exploration; "
+                                         r"received a mapping without 'kernel_error'"):
+        rank_summary({}, 1)
+    with pytest.raises(TypeError, match=r"^result\['bound'\] must be a real number"):
+        rank_summary({**RESULT, "bound": None}, 1)
+
+
+@pytest.mark.parametrize("func, args, name, bad", [
+    (rank_exploration, dict(kernel=K3, rank=1, image=_image()), "kernel", bad_arrays((2,))),
+    (rank_exploration, dict(kernel=K3, rank=1, image=_image()), "rank", bad_ints(1)),
+    (rank_exploration, dict(kernel=K3, rank=1, image=_image()), "image", bad_arrays((2,))),
+    (rank_summary, dict(result=RESULT, rank=1), "rank", bad_ints(1)),
+    (rank_summary, dict(result=RESULT, rank=1), "result",
+     st.sampled_from(NON_NUMERIC[:3] + [3, [], "abc"]).map(lambda v: (v, TypeError))),
+    (rank_summary, dict(result=RESULT, rank=1), "result",
+     st.builds(lambda key, v: ({**RESULT, key: v}, TypeError),
+               st.sampled_from(["kernel_error", "dropped", "output_error", "bound"]),
+               st.sampled_from([None, "0.1", True, np.ones(2), 1j]))),
+    (kernel_rank_explorer, dict(kernels={"a": K3}, image=_image()), "image", bad_arrays((2,))),
+    (kernel_rank_explorer, dict(kernels={"a": K3}, image=_image()), "kernels",
+     st.one_of(st.sampled_from([None, 3, "ab", [K3]]).map(lambda v: (v, TypeError)),
+               st.just(({3: K3}, TypeError)),
+               bad_arrays((2,)).map(lambda b: ({"a": b[0]}, b[1])))),
+], ids=["exploration-kernel", "exploration-rank", "exploration-image", "summary-rank",
+        "summary-result", "summary-entries", "explorer-image", "explorer-kernels"])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_generated_bad_input_is_rejected_naming_the_argument(func, args, name, bad, data):
+    assert_rejected(func, args, name, data.draw(bad))
+
+
+def test_image_must_be_finite():
+    img = _image()
+    img[3, 4] = np.nan
+    with pytest.raises(ValueError, match=r"^image must be finite; received 1 NaN"):
+        rank_exploration(K3, 1, img)
