@@ -302,7 +302,8 @@ def test_mixed_cells_keep_what_is_outside_the_solution(tmp_path):
     _tiny_book(tmp_path, cells)
     editions.build_student(tmp_path / "out", root=tmp_path)
     nb = json.loads((tmp_path / "out" / "01_tiny.ipynb").read_text())
-    got = [(c["cell_type"], _src(c)) for c in nb["cells"]][1:]  # after the install cell
+    assert nb["cells"][1]["id"] == "install-what-this-chapter-needs"  # before the first code
+    got = [(c["cell_type"], _src(c)) for i, c in enumerate(nb["cells"]) if i != 1]
     assert got == [
         ("markdown", "```{exercise}\n:label: ex-1\nDo it.\n```"),
         ("code", "def f():\n    raise NotImplementedError"),
@@ -311,7 +312,7 @@ def test_mixed_cells_keep_what_is_outside_the_solution(tmp_path):
     ]
     filled = editions.fill_stubs(nb, editions.solution_code(json.loads(
         (tmp_path / "book" / "01_tiny.ipynb").read_text())))
-    assert _src(filled["cells"][2]) == "def f():\n    return 1"
+    assert _src(filled["cells"][2]) == "def f():\n    return 1"  # the stub, filled
 
 
 # --- the links on the chapter pages --------------------------------------------------------------
@@ -339,3 +340,64 @@ def test_troubleshooting_quotes_the_repository_through_the_config():
     assert "{{ install_everything }}" in page and "{{ repository_url }}" in page
     subs = student_links.substitutions(ROOT)
     assert url in subs["repository_url"] and f"lrconv @ git+{url}@" in subs["install_everything"]
+
+
+# --- the assessment items: every number recomputed --------------------------------------------
+
+
+def _assessment_numbers() -> dict[str, object]:
+    import numpy as np
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from lrconv.conv import conv2d
+    from lrconv.cost import conv_cost, cp_cost, tucker2_cost, update_param_count
+    from lrconv.data import seed_example
+
+    ex = seed_example()
+    window = ex.X[0:3, 2:5]
+    sharpen = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=float)
+    u, s, vt = np.linalg.svd(sharpen)
+    layer = dict(c_in=32, c_out=64, kh=3, kw=3, h=28, w=28, stride=2, padding=1)
+    dense, cp = conv_cost(**layer), cp_cost(**layer, rank=16)
+    tucker = tucker2_cost(**layer, ranks=(16, 8))
+    digits = load_digits()
+    n_test = len(train_test_split(digits.data, digits.target, test_size=0.25, random_state=0,
+                                  stratify=digits.target)[1])
+    return {
+        "A1 output": int(conv2d(ex.X, ex.K)[0, 2]),
+        "A1 window": window.tolist(),
+        "A1 column sums": window.sum(axis=0).tolist(),
+        "A1 post": int(window[0].sum() * (ex.a1 @ ex.b1)),
+        "A2 singular values": np.round(s, 4).tolist(),
+        "A2 norm": round(float(np.linalg.norm(sharpen)), 4),
+        "A2 relative": round(float(s[1] / np.linalg.norm(sharpen)), 4),
+        "A2 rank-one sum": round(float((s[0] * np.outer(u[:, 0], vt[0])).sum()), 4),
+        "A3 dense": dense,
+        "A3 cp": cp,
+        "A3 tucker": tucker,
+        "A3 ratios": [round(dense.params / cp.params, 2), round(dense.macs / cp.macs, 2),
+                      round(dense.params / tucker.params, 2), round(dense.macs / tucker.macs, 2)],
+        "A5 norm": round(float(np.sqrt(41.2**2 + 40.9**2 - 2 * 41.2 * 40.9 * 0.998)), 2),
+        "A7": [update_param_count(64, 64, 3, 3, 4, f) for f in ("full", "locon", "cp")],
+        "A8": [n_test, round(100 / n_test, 2)],
+    }
+
+
+def test_assessment_items_quote_the_computed_numbers():
+    text = (ROOT / "instructor" / "assessment.md").read_text()
+    flat = re.sub(r"\\,", "", text)  # 3\,612\,672 -> 3612672
+    got = _assessment_numbers()
+    assert got["A1 output"] == 2 and got["A1 post"] == 0
+    assert got["A1 window"] == [[3, 0, 1], [2, 3, 0], [1, 2, 3]]
+    assert got["A1 column sums"] == [6, 5, 4] and "(6, 5, 4)" in text
+    sv = got["A2 singular values"]
+    assert sv[:2] == [5.3723, 0.3723] and abs(sv[2]) < 1e-12
+    for number in [5.3723, 0.3723, got["A2 norm"], got["A2 relative"], got["A2 rank-one sum"],
+                   got["A5 norm"], *got["A3 ratios"], *got["A8"]]:
+        assert f"{number}" in text, number
+    for cost in (got["A3 dense"], got["A3 cp"], got["A3 tucker"]):
+        assert str(cost.params) in flat and str(cost.macs) in flat, cost
+    full, locon, cp = got["A7"]
+    assert (full, locon, cp) == (36864, 2560, 536) and f"{100 * locon / full:.2f}" in text
+    assert f"{100 * cp / full:.2f}" in text
