@@ -11,6 +11,12 @@ Two habits make timings on a shared machine worth comparing:
   their median reported, which cancels much of the drift that separate timings would keep.
 
 Timings are never deterministic: the book shows them and never asserts them.
+
+Bad input: functions must be callables and a mapping of them must be non-empty and named by
+strings; counts (``repeat``, ``number``, ``warmup``, ``max_number``) are integers (bools
+excluded) of at least 1 (0 for ``warmup``); ``min_time`` is a finite real number >= 0. A
+:class:`Timing` checks its fields when it is made. Wrong types raise ``TypeError``, wrong values
+``ValueError``, each naming the argument.
 """
 
 from __future__ import annotations
@@ -21,24 +27,48 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lrconv._validate import check_int
+from lrconv._validate import (
+    as_array,
+    check_budget,
+    check_finite,
+    check_float,
+    check_int,
+    check_ndim,
+    check_nonempty,
+)
 
 __all__ = ["Timing", "calls_per_round", "compare", "median_time", "speedup"]
 
 
-class Timing(NamedTuple):
+class _TimingFields(NamedTuple):
+    times: np.ndarray
+    number: int
+
+
+class Timing(_TimingFields):
     """Seconds per call of one function over several rounds.
 
     Attributes
     ----------
     times : ndarray, shape (repeat,)
-        Seconds per call in each round (the mean over the ``number`` calls of that round).
+        Seconds per call in each round (the mean over the ``number`` calls of that round):
+        finite and >= 0, at least one round.
     number : int
-        Calls per round.
+        Calls per round, at least 1.
     """
 
-    times: np.ndarray
-    number: int
+    __slots__ = ()
+
+    def __new__(cls, times: object, number: int) -> Timing:
+        arr = as_array(times, "times")
+        check_ndim(arr, "times", (1,), "(repeat,): seconds per call in each round")
+        check_nonempty(arr, "times")
+        check_finite(arr, "times")
+        if np.any(arr < 0):
+            raise ValueError(f"times must be >= 0 (seconds); received a smallest entry of "
+                             f"{float(arr.min())!r}")
+        return super().__new__(cls, arr.astype(np.float64, copy=False),
+                               check_int(number, "number", 1))
 
     @property
     def median(self) -> float:
@@ -82,8 +112,7 @@ def calls_per_round(fn: Callable[[], object], *, min_time: float = 0.02,
     """
     _check_callable(fn, "fn")
     max_number = check_int(max_number, "max_number", 1)
-    if not isinstance(min_time, (int, float)) or isinstance(min_time, bool) or min_time < 0:
-        raise ValueError(f"min_time must be a number >= 0; received {min_time!r}")
+    min_time = check_float(min_time, "min_time", minimum=0.0)
     number = 1
     while number < max_number and _one_round(fn, number) * number < min_time:
         number *= 2
@@ -120,14 +149,20 @@ def compare(
     dict of str to Timing
         In the order of ``fns``.
     """
-    if not isinstance(fns, Mapping) or not fns:
-        raise TypeError(f"fns must be a non-empty mapping of names to callables; received "
+    if not isinstance(fns, Mapping):
+        raise TypeError(f"fns must be a mapping of names to callables; received "
                         f"{type(fns).__name__}")
+    if not fns:
+        raise ValueError("fns must hold at least one function; received an empty mapping")
     for name, fn in fns.items():
+        if not isinstance(name, str):
+            raise TypeError(f"fns must be named by strings; received the key {name!r} "
+                            f"(type {type(name).__name__})")
         _check_callable(fn, f"fns[{name!r}]")
     repeat = check_int(repeat, "repeat", 1)
     number = check_int(number, "number", 1)
     warmup = check_int(warmup, "warmup", 0)
+    check_budget(repeat * len(fns), 8, f"the timings of {len(fns)} functions (repeat = {repeat})")
     names = list(fns)
     for name in names:
         for _ in range(warmup):

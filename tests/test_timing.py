@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import assert_rejected, bad_arrays, bad_floats, bad_ints, not_callables
 
 import lrconv.timing as timing
 from lrconv.timing import Timing, calls_per_round, compare, median_time, speedup
@@ -113,7 +114,8 @@ def test_real_clock_measures_a_sleep():
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
-        ({"fns": {}}, TypeError, "non-empty mapping"),
+        ({"fns": {}}, ValueError, "fns must hold at least one function"),
+        ({"fns": {3: lambda: None}}, TypeError, "fns must be named by strings"),
         ({"fns": [lambda: None]}, TypeError, "mapping"),
         ({"fns": {"f": 3}}, TypeError, r"fns\['f'\] must be callable"),
         ({"fns": {"f": lambda: None}, "repeat": 0}, ValueError, "repeat must be >= 1"),
@@ -137,3 +139,48 @@ def test_other_functions_reject_bad_arguments():
         speedup(Timing(np.ones(3), 1), Timing(np.ones(2), 1))
     with pytest.raises(ValueError, match="no measurable time"):
         speedup(Timing(np.ones(2), 1), Timing(np.array([1.0, 0.0]), 1))
+
+
+def _noop():
+    return None
+
+
+CASES = [
+    (calls_per_round, dict(fn=_noop, min_time=0.0, max_number=2), "fn", not_callables()),
+    (calls_per_round, dict(fn=_noop, min_time=0.0, max_number=2), "min_time", bad_floats(0.0)),
+    (calls_per_round, dict(fn=_noop, min_time=0.0, max_number=2), "max_number", bad_ints(1)),
+    (compare, dict(fns={"f": _noop}, repeat=1, number=1, warmup=0), "repeat", bad_ints(1)),
+    (compare, dict(fns={"f": _noop}, repeat=1, number=1, warmup=0), "number", bad_ints(1)),
+    (compare, dict(fns={"f": _noop}, repeat=1, number=1, warmup=0), "warmup", bad_ints(0)),
+    (compare, dict(fns={"f": _noop}, repeat=1, number=1, warmup=0), "fns",
+     st.one_of(not_callables().map(lambda b: ({"f": b[0]}, TypeError)),
+               st.sampled_from([None, 3, "f", [_noop]]).map(lambda v: (v, TypeError)))),
+    (median_time, dict(fn=_noop, repeat=1, number=1, warmup=0), "fn", not_callables()),
+    (median_time, dict(fn=_noop, repeat=1, number=1, warmup=0), "repeat", bad_ints(1)),
+    (Timing, dict(times=np.ones(3), number=1), "times", bad_arrays((1,))),
+    (Timing, dict(times=np.ones(3), number=1), "number", bad_ints(1)),
+    (Timing, dict(times=np.ones(3), number=1), "times",
+     st.sampled_from([[1.0, np.nan], [np.inf], [-1.0, 2.0]]).map(lambda v: (v, ValueError))),
+    (speedup, dict(baseline=Timing(np.ones(3), 1), other=Timing(np.ones(3), 1)), "other",
+     st.sampled_from([None, 1.0, (np.ones(3), 1), "t"]).map(lambda v: (v, TypeError))),
+]
+
+
+@pytest.mark.parametrize("func, args, name, bad", CASES,
+                         ids=[f"{c[0].__name__}-{c[2]}-{i}" for i, c in enumerate(CASES)])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_generated_bad_input_is_rejected_naming_the_argument(func, args, name, bad, data):
+    assert_rejected(func, args, name, data.draw(bad))
+
+
+def test_a_timing_keeps_valid_fields_as_float_arrays():
+    t = Timing([1, 2, 3], 2)
+    assert t.times.dtype == np.float64 and t.number == 2 and t.median == 2.0
+    times, number = t  # still a named tuple
+    assert number == 2 and list(times) == [1.0, 2.0, 3.0]
+
+
+def test_more_rounds_than_the_memory_budget_are_refused():
+    with pytest.raises(ValueError, match=r"timings of 1 functions \(repeat = 1000000000\)"):
+        compare({"f": _noop}, repeat=10**9)
