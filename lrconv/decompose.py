@@ -1,7 +1,6 @@
 """Factorizations of a convolution kernel ``(C_out, C_in, kh, kw)``.
 
-Introduced in chapter 5 (computing the factors); chapter 4 uses the CP form and chapter 6 the
-costs of all three forms.
+Introduced in chapter 5 (computing the factors); chapters 4 and 6 use its results.
 
 - CP (canonical polyadic, rank ``R``): ``K[o, i, y, x] = sum_r out[o, r] inp[i, r] vertical[y, r]
   horizontal[x, r]``, computed by alternating least squares (:func:`cp_als`, :func:`cp_decompose`).
@@ -46,31 +45,15 @@ from lrconv.factors import (  # the factor types and their checks, re-exported
 )
 
 __all__ = [
-    "CPFactors",
-    "CPResult",
-    "ConvergenceWarning",
-    "SliceSVDFactors",
-    "Tucker2Factors",
-    "check_cp_factors",
-    "check_slice_svd_factors",
-    "check_tucker2_factors",
-    "cp_als",
-    "cp_decompose",
-    "cp_to_kernel",
-    "khatri_rao",
-    "relative_error",
-    "slice_svd_decompose",
-    "slice_svd_to_kernel",
-    "tucker2_decompose",
-    "tucker2_to_kernel",
-    "unfold",
+    "CPFactors", "CPResult", "ConvergenceWarning", "SliceSVDFactors", "Tucker2Factors",
+    "check_cp_factors", "check_slice_svd_factors", "check_tucker2_factors", "cp_als",
+    "cp_decompose", "cp_to_kernel", "khatri_rao", "relative_error", "slice_svd_decompose",
+    "slice_svd_to_kernel", "tucker2_decompose", "tucker2_to_kernel", "unfold",
 ]
 
 
 class ConvergenceWarning(UserWarning):
-    """An iterative decomposition stopped at ``max_iter`` before meeting its tolerance.
-
-    Introduced in chapter 5."""
+    """An iterative decomposition stopped at ``max_iter`` before meeting its tolerance (ch. 5)."""
 
 
 @dataclass(frozen=True)
@@ -104,17 +87,14 @@ class CPResult:
 def _check_kernel(kernel: object, name: str = "kernel") -> np.ndarray:
     arr = as_array(kernel, name)
     check_ndim(arr, name, (4,), "(C_out, C_in, kh, kw)")
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty; received shape {arr.shape}")
+    check_nonempty(arr, name)
     check_finite(arr, name)
     return arr.astype(np.float64)
 
 
 def relative_error(kernel: object, approx: object) -> float:
-    """``||kernel - approx||_F / ||kernel||_F`` (the absolute error if ``kernel`` is zero).
-
-    Introduced in chapter 5.
-    """
+    """``||kernel - approx||_F / ||kernel||_F``, or the absolute error for a zero kernel
+    (chapter 5)."""
     k = np.asarray(as_array(kernel, "kernel"), dtype=np.float64)
     a = np.asarray(as_array(approx, "approx"), dtype=np.float64)
     if k.shape != a.shape:
@@ -136,21 +116,12 @@ def unfold(tensor: object, mode: int) -> np.ndarray:
 
     Row ``j`` holds every entry whose index along ``mode`` is ``j``; the other indices run
     along the columns in C order (the last one fastest). For a CP kernel,
-    ``unfold(K, 0) == out @ khatri_rao(inp, vertical, horizontal).T``; for a 4-D kernel
-    ``unfold(K, 0)`` is ``C_out x (C_in kh kw)`` and ``unfold(K, 1)`` is ``C_in x (C_out kh kw)``
-    (chapter 7 reads ranks from their singular values). The one unfolding of lrconv:
-    :func:`lrconv.rank.unfold` is this function.
+    ``unfold(K, 0) == out @ khatri_rao(inp, vertical, horizontal).T``. Chapter 7 reads ranks
+    from the singular values of ``unfold(K, 0)`` and ``unfold(K, 1)`` (as ``rank.unfold``,
+    the same function).
 
-    Parameters
-    ----------
-    tensor : array_like, at least 1-D, no axis of length 0
-    mode : int
-        Axis to put along the rows, ``0 <= mode < tensor.ndim``.
-
-    Returns
-    -------
-    ndarray, shape (tensor.shape[mode], size // tensor.shape[mode])
-        Of the tensor's dtype (a view when the layout allows it).
+    ``tensor`` is at least 1-D without an empty axis, ``0 <= mode < tensor.ndim``; the result
+    has shape ``(tensor.shape[mode], size // tensor.shape[mode])`` and the tensor's dtype.
     """
     arr = as_array(tensor, "tensor")
     if arr.ndim < 1:
@@ -162,21 +133,22 @@ def unfold(tensor: object, mode: int) -> np.ndarray:
     return _unfold(arr, mode)
 
 
+def _signs(u: np.ndarray) -> np.ndarray:
+    """Per column, the sign (+1 or -1) of its entry of largest magnitude (+1 for zeros)."""
+    signs = np.sign(u[np.argmax(np.abs(u), axis=0), np.arange(u.shape[1])])
+    signs[signs == 0] = 1.0
+    return signs
+
+
 def _sign_fix(u: np.ndarray) -> np.ndarray:
     """Flip columns so that each column's entry of largest magnitude is positive."""
-    idx = np.argmax(np.abs(u), axis=0)
-    signs = np.sign(u[idx, np.arange(u.shape[1])])
-    signs[signs == 0] = 1.0
-    return u * signs
+    return u * _signs(u)
 
 
-def _leading_vectors(matrix: np.ndarray, count: int, complete: bool = False) -> np.ndarray:
-    """The ``count`` leading left singular vectors of ``matrix`` (sign-fixed), at most as many
-    as ``matrix`` has columns.
-
-    With ``complete``, a ``count`` above the number of columns is met too: the full SVD's
-    extra left singular vectors (orthonormal, orthogonal to the column space) complete the
-    set, so the result has ``min(count, rows)`` orthonormal columns."""
+def _leading_vectors(matrix: np.ndarray, count: int, complete: bool = True) -> np.ndarray:
+    """The ``count`` leading left singular vectors of ``matrix`` (sign-fixed); at most as many
+    as it has columns, unless ``complete``: then the full SVD's extra left singular vectors
+    (orthogonal to the column space) make up ``min(count, rows)`` orthonormal columns."""
     u = np.linalg.svd(matrix, full_matrices=False)[0]
     if complete and count > u.shape[1]:
         rows = matrix.shape[0]
@@ -190,7 +162,7 @@ def _svd_init(kernel: np.ndarray, rank: int, rng: np.random.Generator) -> list[n
     whose size is below the rank."""
     factors = []
     for mode, size in enumerate(kernel.shape):
-        u = _leading_vectors(_unfold(kernel, mode), rank)  # at most min(rank, size) columns
+        u = _leading_vectors(_unfold(kernel, mode), rank, complete=False)
         if rank > u.shape[1]:
             extra = rng.standard_normal((size, rank - u.shape[1]))
             extra /= np.linalg.norm(extra, axis=0)
@@ -214,16 +186,6 @@ def _normalise(factor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return factor / np.where(norms > 0, norms, 1.0), norms
 
 
-def _small_blas() -> threadpool_limits:
-    """One BLAS thread while the context is open.
-
-    An ALS sweep multiplies small matrices (a few hundred rows), for which starting BLAS
-    threads costs more than it gives; on a busy machine threads waiting for each other made
-    ``cp_decompose`` 10-20 times slower than one thread.
-    """
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def _khatri_rao(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a[:, None, :] * b[None, :, :]).reshape(-1, a.shape[1])
 
@@ -234,11 +196,8 @@ def khatri_rao(*matrices: object) -> np.ndarray:
     Row ``(i, j, ...)`` (C order, the last index fastest) is ``A[i] * B[j] * ...``: column ``r``
     is the flattened outer product of the ``r``-th columns. Its Gram matrix is the entrywise
     product of the Gram matrices, ``khatri_rao(A, B).T @ khatri_rao(A, B) == (A.T @ A) *
-    (B.T @ B)``, which is what makes the ALS update cheap.
-
-    Returns
-    -------
-    ndarray, shape (prod of the row counts, R)
+    (B.T @ B)``, which is what makes the ALS update cheap. Shape: (product of the row counts,
+    R).
     """
     if not matrices:
         raise TypeError("khatri_rao needs at least one matrix")
@@ -266,9 +225,7 @@ def _canonical(weights: np.ndarray, factors: list[np.ndarray]) -> CPFactors:
     weights = weights[order]
     out, inp, vertical, horizontal = (f[:, order] for f in factors)
     for f in (inp, vertical, horizontal):
-        idx = np.argmax(np.abs(f), axis=0)
-        signs = np.sign(f[idx, np.arange(f.shape[1])])
-        signs[signs == 0] = 1.0
+        signs = _signs(f)
         f *= signs
         out *= signs
         dead = np.linalg.norm(f, axis=0) == 0  # a component that died: any unit vector will do
@@ -319,14 +276,6 @@ def cp_als(
     return _cp_als(kernel, rank, max_iter, tol, seed)
 
 
-def _check_cp_budget(shape: tuple[int, ...], rank: int) -> None:
-    """Refuse a rank whose ALS work arrays (Gram matrices ``R x R``, Khatri-Rao products of
-    up to ``C_out C_in x R``) would exceed the memory budget, before allocating any."""
-    c_out, c_in, kh, kw = shape
-    rows = max(rank, c_in * kh * kw, c_out * kh * kw, c_out * c_in)
-    check_budget(rows * rank, 8, f"CP-ALS with rank={rank} on a kernel of shape {shape}")
-
-
 def _cp_als(kernel: object, rank: int, max_iter: int, tol: float, seed: int) -> CPResult:
     """Checks, the zero-kernel case, then the sweeps (kept at the same call depth for both
     public entry points, so that the warning points at the caller's line)."""
@@ -335,8 +284,10 @@ def _cp_als(kernel: object, rank: int, max_iter: int, tol: float, seed: int) -> 
     max_iter = check_int(max_iter, "max_iter", 1)
     seed = check_int(seed, "seed", 0)
     tol = check_float(tol, "tol", minimum=0.0)
-    _check_cp_budget(k.shape, rank)
     c_out, c_in, kh, kw = k.shape
+    # the largest work arrays: R x R Gram matrices, Khatri-Rao products up to C_out C_in x R
+    rows = max(rank, c_in * kh * kw, c_out * kh * kw, c_out * c_in)
+    check_budget(rows * rank, 8, f"CP-ALS with rank={rank} on a kernel of shape {k.shape}")
     peak = float(np.max(np.abs(k)))
     if peak == 0.0:  # nothing to fit: all components zero
         rng = np.random.default_rng(seed)
@@ -347,7 +298,9 @@ def _cp_als(kernel: object, rank: int, max_iter: int, tol: float, seed: int) -> 
     # entries overflow); the scale goes back into `out` at the end.
     k = k / peak
     norm = float(np.linalg.norm(k))
-    with _small_blas():
+    # One BLAS thread: a sweep multiplies small matrices, for which starting threads costs
+    # more than it gives (on a busy machine, 10-20 times slower than one thread).
+    with threadpool_limits(limits=1, user_api="blas"):
         return _cp_als_loop(k / norm, norm, peak, rank, max_iter, tol, seed)
 
 
@@ -423,12 +376,8 @@ def cp_decompose(
 
     Parameters
     ----------
-    kernel : array_like, shape (C_out, C_in, kh, kw)
-        Finite real kernel.
-    rank : int
-        Number of components ``R >= 1``.
-    max_iter, tol, seed
-        See :func:`cp_als`.
+    kernel, rank, max_iter, tol, seed
+        As for :func:`cp_als`.
 
     Returns
     -------
@@ -452,15 +401,14 @@ def _check_ranks(ranks: object, shape: tuple[int, ...]) -> tuple[int, int]:
     if not isinstance(ranks, (tuple, list)) or len(ranks) != 2:
         raise TypeError(f"ranks must be a pair (R_out, R_in) of ints; received {ranks!r} "
                         f"(type {type(ranks).__name__})")
-    r_out = check_int(ranks[0], "ranks[0] (R_out)", 1)
-    r_in = check_int(ranks[1], "ranks[1] (R_in)", 1)
-    if r_out > shape[0]:
-        raise ValueError(f"ranks[0] (R_out) must be between 1 and C_out = {shape[0]}; "
-                         f"received {r_out}")
-    if r_in > shape[1]:
-        raise ValueError(f"ranks[1] (R_in) must be between 1 and C_in = {shape[1]}; "
-                         f"received {r_in}")
-    return r_out, r_in
+    result = []
+    for j, (label, size) in enumerate((("R_out", "C_out"), ("R_in", "C_in"))):
+        r = check_int(ranks[j], f"ranks[{j}] ({label})", 1)
+        if r > shape[j]:
+            raise ValueError(f"ranks[{j}] ({label}) must be between 1 and {size} = "
+                             f"{shape[j]}; received {r}")
+        result.append(r)
+    return result[0], result[1]
 
 
 def _tucker2_core(kernel: np.ndarray, out: np.ndarray, inp: np.ndarray) -> np.ndarray:
@@ -482,10 +430,9 @@ def tucker2_decompose(
     the kernel already projected on the other, which never increases the error. The core is
     the kernel projected on both. At full ranks ``(C_out, C_in)`` the factorization is exact.
 
-    The shapes are always the promised ones, ``core (R_out, R_in, kh, kw)``, ``out (C_out,
-    R_out)``, ``inp (C_in, R_in)``, even when a rank exceeds the rank of its unfolding (say
-    ``R_out > C_in kh kw``): the missing singular vectors are completed by an orthonormal basis
-    of the rest of the space, and the core is zero along them.
+    The shapes are always ``core (R_out, R_in, kh, kw)``, ``out (C_out, R_out)``, ``inp (C_in,
+    R_in)``, even when a rank exceeds its unfolding's rank (say ``R_out > C_in kh kw``): an
+    orthonormal basis of the rest of the space completes the factor, the core is zero there.
 
     Parameters
     ----------
@@ -507,15 +454,13 @@ def tucker2_decompose(
     r_out, r_in = _check_ranks(ranks, k.shape)
     max_iter = check_int(max_iter, "max_iter", 0)
     tol = check_float(tol, "tol", minimum=0.0)
-    out = _leading_vectors(_unfold(k, 0), r_out, complete=True)
-    inp = _leading_vectors(_unfold(k, 1), r_in, complete=True)
+    out = _leading_vectors(_unfold(k, 0), r_out)
+    inp = _leading_vectors(_unfold(k, 1), r_in)
     norm_sq = float(np.sum(k * k))
     captured = float(np.sum(_tucker2_core(k, out, inp) ** 2))
     for _ in range(max_iter):
-        out = _leading_vectors(_unfold(np.einsum("oihw,ib->obhw", k, inp), 0), r_out,
-                               complete=True)
-        inp = _leading_vectors(_unfold(np.einsum("oihw,oa->aihw", k, out), 1), r_in,
-                               complete=True)
+        out = _leading_vectors(_unfold(np.einsum("oihw,ib->obhw", k, inp), 0), r_out)
+        inp = _leading_vectors(_unfold(np.einsum("oihw,oa->aihw", k, out), 1), r_in)
         new = float(np.sum(_tucker2_core(k, out, inp) ** 2))
         done = norm_sq == 0 or abs(new - captured) <= tol * norm_sq
         captured = new

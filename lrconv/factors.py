@@ -11,7 +11,7 @@ Each type is validated once, when it is built, and then knows
   :class:`Stage` records. :mod:`lrconv.layers` runs the plan, :mod:`lrconv.cost` counts it, the
   chapters and the benchmarks time it stage by stage: it is the one description of a form.
 
-Conventions (the tests check them):
+Conventions (tested):
 
 - CP, rank ``R``: ``K = einsum('or,ir,hr,wr->oihw', out, inp, vertical, horizontal)``; stages
   1x1 ``C_in -> R``, ``kh x 1`` depthwise, ``1 x kw`` depthwise, 1x1 ``R -> C_out``.
@@ -49,8 +49,6 @@ __all__ = ["FORMS", "CPFactors", "SliceSVDFactors", "Stage", "Tucker2Factors"]
 STAGE_KINDS = ("pointwise", "depthwise", "dense")
 
 
-# --------------------------------------------------------------------------- stages
-
 
 @dataclass(frozen=True, eq=False)
 class Stage:
@@ -87,9 +85,8 @@ class Stage:
     def __post_init__(self) -> None:
         if self.kind not in STAGE_KINDS:
             raise ValueError(f"kind must be one of {STAGE_KINDS}; received {self.kind!r}")
-        ndim = {"pointwise": 2, "depthwise": 3, "dense": 4}[self.kind]
         weight = as_array(self.weight, "weight")
-        check_ndim(weight, "weight", (ndim,), f"for a {self.kind} stage")
+        check_ndim(weight, "weight", (2 + STAGE_KINDS.index(self.kind),), f"({self.kind})")
         object.__setattr__(self, "weight", weight)
         object.__setattr__(self, "stride", check_pair(self.stride, "stride", 1))
         object.__setattr__(self, "padding", check_pair(self.padding, "padding", 0))
@@ -97,9 +94,8 @@ class Stage:
         groups = check_int(self.sum_groups, "sum_groups", 1)
         object.__setattr__(self, "sum_groups", groups)
         if self.kind != "depthwise" and (self.copies != (1, 1) or groups != 1):
-            raise ValueError("copies and sum_groups apply to depthwise stages only; received "
-                             f"copies {self.copies} and sum_groups {groups} for a {self.kind} "
-                             "stage")
+            raise ValueError(f"copies and sum_groups apply to depthwise stages only; received "
+                             f"{self.copies} and {groups} for a {self.kind} stage")
         if self.kind == "depthwise":
             filters = weight.shape[0]
             if filters % (self.copies[0] * self.copies[1]) or filters % groups:
@@ -175,8 +171,8 @@ def _factor(value: object, form: str, field: str, ndim: int, layout: str) -> np.
     return arr if np.issubdtype(arr.dtype, np.floating) else arr.astype(np.float64)
 
 
-def _expect(arr: np.ndarray, name: str, axis: int, size: int, what: str) -> None:
-    if arr.shape[axis] != size:
+def _expect(arr: np.ndarray, name: str, size: int, what: str) -> None:
+    if arr.shape[1] != size:
         raise ValueError(f"{name} must have {size} {what}; received shape {arr.shape}")
 
 
@@ -228,7 +224,7 @@ class CPFactors(_CPFields):
         for field, value, what in (("inp", inp, "(C_in, R)"), ("vertical", vertical, "(kh, R)"),
                                    ("horizontal", horizontal, "(kw, R)")):
             a = _factor(value, "CPFactors", field, 2, what)
-            _expect(a, f"CPFactors.{field}", 1, rank, "columns (the rank R of out)")
+            _expect(a, f"CPFactors.{field}", rank, "columns (the rank R of out)")
             arrays.append(a)
         return super().__new__(cls, *arrays)
 
@@ -334,8 +330,8 @@ class Tucker2Factors(_Tucker2Fields):
         c = _factor(core, "Tucker2Factors", "core", 4, "(R_out, R_in, kh, kw)")
         o = _factor(out, "Tucker2Factors", "out", 2, "(C_out, R_out)")
         i = _factor(inp, "Tucker2Factors", "inp", 2, "(C_in, R_in)")
-        _expect(o, "Tucker2Factors.out", 1, c.shape[0], "columns (R_out = core.shape[0])")
-        _expect(i, "Tucker2Factors.inp", 1, c.shape[1], "columns (R_in = core.shape[1])")
+        _expect(o, "Tucker2Factors.out", c.shape[0], "columns (R_out = core.shape[0])")
+        _expect(i, "Tucker2Factors.inp", c.shape[1], "columns (R_in = core.shape[1])")
         return super().__new__(cls, c, o, i)
 
     @classmethod

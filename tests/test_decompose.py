@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
@@ -224,17 +223,12 @@ def test_as_accurate_as_tensorly_with_random_padding(seed, shape, rank, one_blas
     assert np.median(ours) <= np.median(theirs) + 1e-9
 
 
-def test_speed_and_accuracy_on_a_layer_sized_kernel(one_blas_thread):
+def test_accuracy_on_a_layer_sized_kernel(one_blas_thread):
     k = np.random.default_rng(0).standard_normal((64, 64, 3, 3))
-    times = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for _ in range(2):  # best of two: the machine may be busy
-            start = time.perf_counter()
-            f = cp_decompose(k, 32)
-            times.append(time.perf_counter() - start)
+        f = cp_decompose(k, 32)
         ref = parafac(tl.tensor(k), 32, init="svd", random_state=0)
-    assert min(times) < 2.0
     assert relative_error(k, cp_to_kernel(f)) <= relative_error(k, tl.cp_to_tensor(ref))
 
 
@@ -331,6 +325,51 @@ def test_bad_inputs_raise_clear_errors(call, exc, match):
         call()
 
 
+@pytest.mark.parametrize("tol", [None, "a", float("nan"), float("inf"), -1e-3, True])
+def test_tol_must_be_a_finite_number(tol):
+    exc = TypeError if tol is None or isinstance(tol, (str, bool)) else ValueError
+    with pytest.raises(exc, match="tol must be"):
+        cp_decompose(GOOD, 2, tol=tol)
+    with pytest.raises(exc, match="tol must be"):
+        tucker2_decompose(GOOD, (1, 1), tol=tol)
+
+
+def test_impossible_sizes_are_refused_before_allocating():
+    with pytest.raises(ValueError, match=r"CP-ALS with rank=1000000000 .* above the 2 GiB"):
+        cp_decompose(GOOD, 10**9)
+    with pytest.raises(ValueError, match="Khatri-Rao product .* above the 2 GiB"):
+        khatri_rao(np.broadcast_to(np.ones(()), (10**5, 2)), np.broadcast_to(np.ones(()),
+                                                                            (10**5, 2)))
+
+
+# ---------------------------------------------------------------- Tucker-2 shapes
+
+
+def test_tucker2_ranks_above_the_other_modes_keep_their_shapes():
+    t = tucker2_decompose(np.ones((2, 1, 1, 1)), (2, 1))  # R_out = 2 > C_in kh kw = 1
+    assert t.core.shape == (2, 1, 1, 1) and t.out.shape == (2, 2) and t.inp.shape == (1, 1)
+    np.testing.assert_allclose(t.out.T @ t.out, np.eye(2), atol=1e-12)
+    np.testing.assert_allclose(tucker2_to_kernel(t), np.ones((2, 1, 1, 1)), atol=1e-12)
+
+
+@given(seed=st.integers(0, 10_000), c_out=st.integers(1, 7), c_in=st.integers(1, 7),
+       kh=st.integers(1, 2), kw=st.integers(1, 2), iters=st.sampled_from([0, 3, 100]),
+       data=st.data())
+@settings(max_examples=40, deadline=None)
+def test_tucker2_shapes_and_orthonormal_factors_for_every_rank(seed, c_out, c_in, kh, kw,
+                                                               iters, data):
+    r_out, r_in = data.draw(st.integers(1, c_out)), data.draw(st.integers(1, c_in))
+    k = np.random.default_rng(seed).standard_normal((c_out, c_in, kh, kw))
+    t = tucker2_decompose(k, (r_out, r_in), max_iter=iters)
+    assert t.core.shape == (r_out, r_in, kh, kw)
+    assert t.out.shape == (c_out, r_out) and t.inp.shape == (c_in, r_in)
+    np.testing.assert_allclose(t.out.T @ t.out, np.eye(r_out), atol=1e-10)
+    np.testing.assert_allclose(t.inp.T @ t.inp, np.eye(r_in), atol=1e-10)
+    # orthonormal factors: ||K - K_hat||^2 = ||K||^2 - ||core||^2
+    err_sq = np.sum((k - tucker2_to_kernel(t)) ** 2)
+    assert err_sq == pytest.approx(np.sum(k**2) - np.sum(t.core**2), abs=1e-9)
+
+
 # ---------------------------------------------------------------- unfold, khatri_rao
 
 
@@ -358,3 +397,43 @@ def test_unfold_and_khatri_rao_give_the_cp_identity():
 def test_unfold_khatri_rao_bad_inputs(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# ---------------------------------------------------------------- generated bad inputs
+
+DECOMPOSITIONS = [lambda k: cp_decompose(k, 1), lambda k: tucker2_decompose(k, (1, 1)),
+                  lambda k: slice_svd_decompose(k, 1)]
+
+
+@given(which=st.integers(0, 2), shape=st.lists(st.integers(0, 3), max_size=6),
+       fill=st.sampled_from([1.0, np.nan, np.inf, -np.inf]), dtype=st.sampled_from(
+           [np.float64, np.int64, np.complex128, np.bool_, object]))
+@settings(max_examples=80, deadline=None)
+def test_decompositions_refuse_generated_bad_kernels(which, shape, fill, dtype):
+    if dtype in (np.int64, np.bool_) and not np.isfinite(fill):
+        fill = 1.0
+    kernel = np.full(shape, fill).astype(dtype) if dtype is not object else \
+        np.full(shape, None, dtype=object)
+    if dtype in (np.complex128, np.bool_, object):
+        exc, match = TypeError, "kernel must be a real numeric array"
+    elif len(shape) != 4:
+        exc, match = ValueError, "kernel must have 4 dimensions"
+    elif 0 in shape:
+        exc, match = ValueError, "kernel must not be empty"
+    elif not np.isfinite(fill):
+        exc, match = ValueError, "kernel must be finite"
+    else:
+        return  # a valid kernel
+    with pytest.raises(exc, match=match):
+        DECOMPOSITIONS[which](kernel)
+
+
+@given(rank=st.one_of(st.integers(max_value=0), st.floats(), st.text(max_size=2), st.none(),
+                      st.booleans()))
+@settings(max_examples=60, deadline=None)
+def test_decompositions_refuse_generated_bad_ranks(rank):
+    exc = ValueError if isinstance(rank, int) and not isinstance(rank, bool) else TypeError
+    for call in (lambda: cp_decompose(GOOD, rank), lambda: slice_svd_decompose(GOOD, rank),
+                 lambda: tucker2_decompose(GOOD, (1, rank))):
+        with pytest.raises(exc, match="rank"):
+            call()
