@@ -4,14 +4,36 @@ Every chapter's coding exercise gives a stub that raises ``NotImplementedError``
 from this module. A checker calls the reader's function on a few inputs, compares with a
 reference, and returns a :class:`CheckResult` that says right or wrong (and why). A stub that is
 not written yet is reported as such instead of raising, so the executed book stays green.
+
+What the reader's function does (raise, return the wrong shape, return something that is not an
+array of real numbers) is reported in the result, never raised. What the caller passes to a
+checker is checked: a checker needs a callable (``TypeError`` otherwise), and
+:func:`run_check` also checks its cases, reference, description and tolerance (``TypeError`` for
+the wrong type, ``ValueError`` for the wrong value, each naming the argument).
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from lrconv._validate import check_float
+
+__all__ = [
+    "CheckResult",
+    "check_cp_break_even",
+    "check_cp_inp_grad",
+    "check_cp_stages",
+    "check_cross_correlation",
+    "check_merge_locon",
+    "check_rank_r_approximation",
+    "check_tucker2_hosvd",
+    "check_two_passes",
+    "run_check",
+]
 
 
 @dataclass(frozen=True)
@@ -20,6 +42,15 @@ class CheckResult:
 
     passed: bool
     message: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.passed, (bool, np.bool_)):
+            raise TypeError(f"passed must be True or False; received {self.passed!r} "
+                            f"(type {type(self.passed).__name__})")
+        if not isinstance(self.message, str):
+            raise TypeError(f"message must be a string; received {self.message!r} "
+                            f"(type {type(self.message).__name__})")
+        object.__setattr__(self, "passed", bool(self.passed))
 
     def __bool__(self) -> bool:
         return self.passed
@@ -58,16 +89,40 @@ def run_check(
     Returns
     -------
     CheckResult
+        What the reader's function did wrong (raised, wrong shape, not an array of real
+        numbers, wrong values) is reported here, not raised.
+
+    Raises
+    ------
+    TypeError
+        ``func`` or ``reference`` not callable, ``cases`` not a list of ``(tuple, dict)``
+        pairs, ``what`` not a string, ``atol`` not a real number.
+    ValueError
+        No cases, ``atol`` negative or not finite, a case on which ``reference`` itself fails.
     """
-    for i, (args, kwargs) in enumerate(cases, start=1):
+    _check_callable(func, "func")
+    _check_callable(reference, "reference")
+    checked = _check_cases(cases)
+    if not isinstance(what, str):
+        raise TypeError(f"what must be a string; received {what!r} (type {type(what).__name__})")
+    atol = check_float(atol, "atol", minimum=0.0)
+    for i, (args, kwargs) in enumerate(checked, start=1):
+        try:
+            want_arr = _real_array(reference(*args, **kwargs))
+        except Exception as exc:
+            raise ValueError(f"cases[{i - 1}]: the reference fails on this case "
+                             f"({type(exc).__name__}: {exc})") from None
         try:
             got = func(*args, **kwargs)
         except NotImplementedError:
             return CheckResult(False, f"{what}: the function is still a stub; fill it in.")
         except Exception as exc:  # the reader's code failed: report, do not crash the notebook
             return CheckResult(False, f"{what}: case {i} raised {type(exc).__name__}: {exc}")
-        want = reference(*args, **kwargs)
-        got_arr, want_arr = np.asarray(got), np.asarray(want)
+        try:
+            got_arr = _real_array(got)
+        except (TypeError, ValueError):
+            return CheckResult(False, f"{what}: case {i} returned {type(got).__name__} "
+                                      f"{str(got)[:40]!r}, not an array of real numbers.")
         if got_arr.shape != want_arr.shape:
             return CheckResult(
                 False,
@@ -76,7 +131,39 @@ def run_check(
         if not np.allclose(got_arr, want_arr, rtol=1e-6, atol=atol):
             err = float(np.max(np.abs(got_arr - want_arr)))
             return CheckResult(False, f"{what}: case {i} is off by up to {err:.3g}.")
-    return CheckResult(True, f"{what}: all {len(cases)} cases match.")
+    return CheckResult(True, f"{what}: all {len(checked)} cases match.")
+
+
+def _check_callable(fn: object, name: str) -> None:
+    if not callable(fn):
+        raise TypeError(f"{name} must be callable (a function); received {fn!r:.60} "
+                        f"(type {type(fn).__name__})")
+
+
+def _check_cases(cases: object) -> list[tuple[tuple, dict]]:
+    """``cases`` as a list of ``(args, kwargs)``; ``TypeError``/``ValueError`` naming it."""
+    if isinstance(cases, (str, bytes)) or not isinstance(cases, (list, tuple)):
+        raise TypeError(f"cases must be a list of (args, kwargs) pairs; received "
+                        f"{type(cases).__name__}")
+    if not cases:
+        raise ValueError("cases must hold at least one (args, kwargs) pair; received none")
+    for i, case in enumerate(cases):
+        if not (isinstance(case, tuple) and len(case) == 2 and isinstance(case[0], tuple)
+                and isinstance(case[1], dict)
+                and all(isinstance(key, str) for key in case[1])):
+            raise TypeError(f"cases[{i}] must be a pair (tuple of arguments, dict of keyword "
+                            f"arguments named by strings); received {case!r:.80}")
+    return list(cases)
+
+
+def _real_array(value: object) -> np.ndarray:
+    """``value`` as an array of real numbers (bools count as 0 and 1), or ``TypeError``."""
+    if isinstance(value, numbers.Number) and not isinstance(value, numbers.Real):
+        raise TypeError("not real")
+    arr = np.asarray(value)  # ValueError for ragged nesting
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"dtype {arr.dtype}")
+    return arr.astype(np.float64)
 
 
 def check_cross_correlation(func: Callable[..., object]) -> CheckResult:
@@ -165,6 +252,7 @@ def check_tucker2_hosvd(func: Callable[..., object]) -> CheckResult:
     leading left singular vectors of ``unfold(kernel, 0)``, ``inp`` the ``R_in`` leading ones of
     ``unfold(kernel, 1)``, ``core = einsum('oihw,oa,ib->abhw', kernel, out, inp)``. Checked
     through the kernel it rebuilds, which does not depend on the signs of singular vectors."""
+    _check_callable(func, "func")
     from lrconv.decompose import tucker2_decompose, tucker2_to_kernel
 
     rng = np.random.default_rng(5)

@@ -4,8 +4,14 @@ a stub without raising."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import NON_NUMERIC, assert_rejected, bad_floats, not_callables
 
 from lrconv import exercises as E
+
+CHECKERS = [getattr(E, name) for name in E.__all__ if name.startswith("check_")]
 
 
 def _stub(*args, **kwargs):
@@ -162,3 +168,77 @@ def test_check_cp_break_even():
     assert not bad.passed and "off by" in bad.message
     stub = E.check_cp_break_even(_stub)
     assert not stub.passed and "still a stub" in repr(stub)
+
+
+def test_every_checker_is_public():
+    assert len(CHECKERS) == 8
+
+
+@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
+@settings(max_examples=10, deadline=None)
+@given(bad=not_callables())
+def test_checkers_need_a_function(checker, bad):
+    with pytest.raises(TypeError, match=r"^func must be callable"):
+        checker(bad[0])
+
+
+GARBAGE = st.one_of(st.sampled_from(NON_NUMERIC + [[[1, 2], [3]], np.ones(2, dtype=complex),
+                                                   1j, "abc", np.array(["a"])]),
+                    st.floats(allow_nan=True), st.integers(-3, 3))
+
+
+@pytest.mark.parametrize("checker", CHECKERS, ids=lambda c: c.__name__)
+@settings(max_examples=15, deadline=None)
+@given(value=GARBAGE)
+def test_a_function_returning_garbage_is_reported_not_raised(checker, value):
+    result = checker(lambda *args, **kwargs: value)
+    assert isinstance(result, E.CheckResult) and not result.passed
+    assert result.message
+
+
+def test_garbage_messages_say_what_was_returned():
+    result = E.run_check(lambda x: "abc", [((1.0,), {})], lambda x: x, what="identity")
+    assert not result and "returned str 'abc', not an array of real numbers" in result.message
+    result = E.run_check(lambda x: [[1], [2, 3]], [((1.0,), {})], lambda x: x, what="identity")
+    assert not result and "not an array of real numbers" in result.message
+
+
+def test_run_check_against_known_outcomes():
+    cases = [((1.0, 2.0), {}), ((np.arange(3.0), 1.0), {})]
+    assert E.run_check(np.add, cases, lambda a, b: a + b, what="sum")
+    off = E.run_check(lambda a, b: a + b + 0.5, cases, np.add, what="sum")
+    assert not off and "case 1 is off by up to 0.5" in off.message
+    shape = E.run_check(lambda a, b: np.zeros(7), cases, np.add, what="sum")
+    assert not shape and "case 1 returned shape (7,), expected ()" in shape.message
+
+
+ARGS = dict(func=np.add, cases=[((1.0, 2.0), {})], reference=np.add, what="sum", atol=1e-8)
+BAD_CASES = st.one_of(
+    st.sampled_from([None, 3, "ab", b"ab", {1: 2}]).map(lambda v: (v, TypeError)),
+    st.just(([], ValueError)),
+    st.sampled_from([[(1,)], [((1,), 3)], [(3, {})], [((1, 2), {3: 4})], [[(1, 2), {}]],
+                     [((1, 2), {}, 3)]]).map(lambda v: (v, TypeError)),
+    st.just(([((1, 2, 3, 4), {})], ValueError)),  # the reference fails on it
+)
+
+
+@pytest.mark.parametrize("name, bad", [
+    ("func", not_callables()), ("reference", not_callables()), ("cases", BAD_CASES),
+    ("what", st.sampled_from([None, 3, b"x", ["a"]]).map(lambda v: (v, TypeError))),
+    ("atol", bad_floats(0.0)),
+])
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_run_check_rejects_bad_arguments_naming_them(name, bad, data):
+    assert_rejected(E.run_check, ARGS, name, data.draw(bad))
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    (dict(passed=None, message="m"), r"^passed must be True or False"),
+    (dict(passed=1, message="m"), r"^passed must be True or False"),
+    (dict(passed=True, message=3), r"^message must be a string"),
+])
+def test_check_result_checks_its_fields(kwargs, pattern):
+    with pytest.raises(TypeError, match=pattern):
+        E.CheckResult(**kwargs)
+    assert repr(E.CheckResult(np.bool_(True), "fine")) == "Correct: fine"
