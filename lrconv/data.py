@@ -4,6 +4,10 @@ The photo is matplotlib's sample image ``grace_hopper.jpg`` (a portrait of Rear 
 Hopper), which ships inside every matplotlib installation; nothing is downloaded.
 
 Introduced in chapter 1.
+
+Bad input: a ``size`` that is not ``None``, an int or a pair of ints (bools excluded) raises
+``TypeError``; sizes below 1, pairs of the wrong length and sizes larger than the photo raise
+``ValueError``, naming ``size``.
 """
 
 from __future__ import annotations
@@ -111,7 +115,8 @@ def sample_gray(size: int | tuple[int, int] | None = None) -> np.ndarray:
 def _target_size(size: object, height: int, width: int) -> tuple[int, int]:
     if isinstance(size, (tuple, list)):
         if len(size) != 2:
-            raise ValueError(f"size must be an int or a pair (H, W); received {size!r}")
+            raise ValueError(f"size must be an int or a pair (H, W); received {size!r} "
+                             f"(length {len(size)})")
         new_h = check_int(size[0], "size[0]", 1)
         new_w = check_int(size[1], "size[1]", 1)
     else:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import NON_NUMERIC, assert_rejected, bad_ints
 
 from lrconv.conv import conv2d
 from lrconv.data import SeedExample, sample_gray, sample_photo, seed_example
@@ -68,3 +71,21 @@ def test_sample_gray():
 def test_sample_photo_bad_size(size, error):
     with pytest.raises(error, match="size"):
         sample_photo(size)
+
+
+BAD_SIZES = st.one_of(
+    bad_ints(1).filter(lambda b: b[0] is not None and not isinstance(b[0], list)),  # None: full
+    st.sampled_from([(8,), (8, 8, 8), []]).map(lambda v: (v, ValueError)),
+    st.tuples(st.sampled_from(NON_NUMERIC[1:] + [1.5, True]), st.just(8)).map(
+        lambda v: (v, TypeError)),
+    st.tuples(st.just(8), st.integers(max_value=0)).map(lambda v: (v, ValueError)),
+    st.one_of(st.integers(601, 10**30), st.tuples(st.integers(1, 600), st.integers(513, 10**9)))
+    .map(lambda v: (v, ValueError)),
+)
+
+
+@pytest.mark.parametrize("func", [sample_photo, sample_gray])
+@settings(max_examples=40, deadline=None)
+@given(bad=BAD_SIZES)
+def test_generated_bad_sizes_are_rejected_naming_size(func, bad):
+    assert_rejected(func, dict(size=8), "size", bad)
