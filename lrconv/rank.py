@@ -54,8 +54,7 @@ def _check_matrix(matrix: object, name: str = "matrix") -> np.ndarray:
 def _check_kernel(kernel: object) -> np.ndarray:
     arr = as_array(kernel, "kernel")
     check_ndim(arr, "kernel", (4,), "(C_out, C_in, kh, kw)")
-    if arr.size == 0:
-        raise ValueError(f"kernel must not be empty; received shape {arr.shape}")
+    check_nonempty(arr, "kernel")
     check_finite(arr, "kernel")
     return arr.astype(np.float64)
 
@@ -255,9 +254,9 @@ def evbmf(matrix: object, sigma2: float | None = None) -> EVBMFResult:
     sigma2 = float(sigma2)
     threshold = math.sqrt(m * sigma2 * xbar)
     kept = s[s > threshold]
-    q = 1.0 - (el + m) * sigma2 / kept**2
-    estimates = kept / 2.0 * (q + np.sqrt(np.maximum(q**2 - 4.0 * el * m * sigma2**2 / kept**4,
-                                                     0.0)))
+    t = sigma2 / kept**2  # below 1 / (M xbar) for every kept value, so nothing overflows
+    q = 1.0 - (el + m) * t
+    estimates = kept / 2.0 * (q + np.sqrt(np.maximum(q**2 - 4.0 * el * m * t**2, 0.0)))
     with np.errstate(over="ignore", under="ignore"):  # back to the matrix's own scale
         sigma2 = given if given is not None else float(np.ldexp(sigma2, 2 * e))
         return EVBMFResult(int(kept.size), sigma2, float(np.ldexp(threshold, e)),

@@ -208,6 +208,10 @@ def test_evbmf_does_not_depend_on_the_scale(scale):
 def test_evbmf_with_known_variance_at_large_scale():
     a = planted(12, 40, 3, 0.2, 8)
     assert evbmf(a * 1e150, sigma2=0.04 * 1e300).rank == evbmf(a, sigma2=0.04).rank == 3
+    assert evbmf(np.ones((2, 2)), sigma2=1e300).rank == 0  # no overflow, nothing kept
+    tiny = evbmf(a, sigma2=1e-300)  # everything kept, barely shrunk
+    assert tiny.rank == 12
+    np.testing.assert_allclose(tiny.estimates, tiny.singular_values, rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- generated bad input
