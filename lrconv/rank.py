@@ -29,7 +29,7 @@ from lrconv._validate import (
     check_ndim,
     check_nonempty,
 )
-from lrconv.decompose import unfold
+from lrconv.decompose import _check_kernel, unfold  # one kernel check, one unfolding
 
 __all__ = [
     "EVBMFResult",
@@ -48,14 +48,6 @@ def _check_matrix(matrix: object, name: str = "matrix") -> np.ndarray:
     check_ndim(arr, name, (2,), "(rows, columns)")
     check_nonempty(arr, name)
     check_finite(arr, name)
-    return arr.astype(np.float64)
-
-
-def _check_kernel(kernel: object) -> np.ndarray:
-    arr = as_array(kernel, "kernel")
-    check_ndim(arr, "kernel", (4,), "(C_out, C_in, kh, kw)")
-    check_nonempty(arr, "kernel")
-    check_finite(arr, "kernel")
     return arr.astype(np.float64)
 
 
