@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lrconv._validate import Pair, as_array, check_ndim, check_pair
+from lrconv._validate import Pair, as_array, check_ndim, check_nonempty, check_pair
 from lrconv.conv import conv2d, depthwise_conv2d, pointwise_conv2d
 from lrconv.factors import (
     CPFactors,
@@ -91,6 +91,7 @@ def run_stages(
                         f"received {type(stages).__name__}")
     arr = as_array(x, "x")
     check_ndim(arr, "x", (3, 4), "(C, H, W) or (N, C, H, W)")
+    check_nonempty(arr, "x")
     batched = arr.ndim == 4
     outputs, y = [], arr if batched else arr[None]
     for stage in stages:
@@ -108,6 +109,7 @@ def _check_input(x: object, shape: tuple[int, int, int, int], stride: Pair, padd
     _, c_in, kh, kw = shape
     arr = as_array(x, "x")
     check_ndim(arr, "x", (3, 4), "(C_in, H, W) or (N, C_in, H, W)")
+    check_nonempty(arr, "x")
     if arr.shape[-3] != c_in:
         raise ValueError(f"x has {arr.shape[-3]} channels but {what} expect C_in = {c_in}; "
                          f"received x of shape {arr.shape}")
