@@ -40,6 +40,7 @@ from lrconv._validate import (
     check_budget,
     check_int,
     check_ndim,
+    check_nonempty,
     check_pair,
     output_size,
 )
@@ -47,7 +48,6 @@ from lrconv._validate import (
 __all__ = ["FORMS", "CPFactors", "SliceSVDFactors", "Stage", "Tucker2Factors"]
 
 STAGE_KINDS = ("pointwise", "depthwise", "dense")
-
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,9 +83,13 @@ class Stage:
     sum_groups: int = 1
 
     def __post_init__(self) -> None:
+        for field in ("name", "kind"):
+            if not isinstance(getattr(self, field), str):
+                raise TypeError(f"{field} must be a str; received {getattr(self, field)!r}")
         if self.kind not in STAGE_KINDS:
             raise ValueError(f"kind must be one of {STAGE_KINDS}; received {self.kind!r}")
         weight = as_array(self.weight, "weight")
+        check_nonempty(weight, "weight")
         check_ndim(weight, "weight", (2 + STAGE_KINDS.index(self.kind),), f"({self.kind})")
         object.__setattr__(self, "weight", weight)
         object.__setattr__(self, "stride", check_pair(self.stride, "stride", 1))
@@ -141,8 +145,7 @@ class Stage:
         kernel is larger than the padded input.
         """
         if not isinstance(shape_in, (tuple, list)) or len(shape_in) not in (3, 4):
-            raise TypeError(f"shape_in must be a tuple (C, H, W) or (N, C, H, W); received "
-                            f"{shape_in!r}")
+            raise TypeError(f"shape_in must be (C, H, W) or (N, C, H, W); received {shape_in!r}")
         *lead, c, h, w = shape_in
         if c != self.channels_in:
             raise ValueError(f"stage {self.name!r} reads {self.channels_in} channels; received "
@@ -165,9 +168,7 @@ def _factor(value: object, form: str, field: str, ndim: int, layout: str) -> np.
     name = f"{form}.{field}"
     arr = as_array(value, name)
     check_ndim(arr, name, (ndim,), layout)
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty (every axis at least 1 long); received "
-                         f"shape {arr.shape}")
+    check_nonempty(arr, name)
     return arr if np.issubdtype(arr.dtype, np.floating) else arr.astype(np.float64)
 
 
@@ -179,8 +180,7 @@ def _expect(arr: np.ndarray, name: str, size: int, what: str) -> None:
 def _check_grad(grad_kernel: object, shape: tuple[int, ...]) -> np.ndarray:
     g = as_array(grad_kernel, "grad_kernel")
     if g.shape != shape:
-        raise ValueError(f"grad_kernel must have the kernel's shape {shape}; received "
-                         f"{g.shape}")
+        raise ValueError(f"grad_kernel must have the kernel's shape {shape}; received {g.shape}")
     return g if np.issubdtype(g.dtype, np.floating) else g.astype(np.float64)
 
 

@@ -425,6 +425,9 @@ def test_cost_of_the_plan_equals_hand_formulas(form, dims, rank, hw, stride, pad
 
 @pytest.mark.parametrize(("make", "exc", "match"), [
     (lambda: Stage("s", "grouped", np.ones((2, 2))), ValueError, "kind must be one of"),
+    (lambda: Stage("s", np.ones(2), np.ones((2, 2))), TypeError, "kind must be a str"),
+    (lambda: Stage(None, "dense", np.ones((2, 2, 1, 1))), TypeError, "name must be a str"),
+    (lambda: Stage("s", "dense", np.ones((2, 0, 1, 1))), ValueError, "weight must not be empty"),
     (lambda: Stage("s", "pointwise", np.ones((2, 2, 1))), ValueError,
      "weight must have 2 dimensions"),
     (lambda: Stage("s", "depthwise", np.ones((2, 3))), ValueError,
@@ -454,7 +457,7 @@ def test_shape_out_checks_channels_and_size():
         s.shape_out((2, 5, 5))
     with pytest.raises(ValueError, match="larger than the padded input"):
         Stage("v", "depthwise", np.ones((3, 9, 1))).shape_out((3, 5, 5))
-    with pytest.raises(TypeError, match="shape_in must be a tuple"):
+    with pytest.raises(TypeError, match=r"shape_in must be \(C, H, W\)"):
         s.shape_out(5)
 
 
