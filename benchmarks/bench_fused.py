@@ -203,7 +203,7 @@ def stage_table(channels: int, size: int, rank: int, repeat: int) -> list[list[s
     xf, inp = x.reshape(1, channels, -1), f.inp.T
     v, h = np.ascontiguousarray(f.vertical), np.ascontiguousarray(f.horizontal)
     s1b, s3b = s1[None], np.empty((1, rank, size, size), np.float32)
-    row = np.zeros(size + 2, np.float32)
+    row, tmp = np.zeros(size + 2, np.float32), np.empty(size * size, np.float32)
     kernel = _compiled()
     tt = [case["xt"]]
     with torch.inference_mode():
@@ -215,7 +215,8 @@ def stage_table(channels: int, size: int, rank: int, repeat: int) -> list[list[s
         "np 3": lambda: depthwise_conv2d(s2, f.horizontal.T[:, None, :], padding=(0, 1)),
         "np 4": lambda: pointwise_conv2d(s3, f.out),
         "fu 1": lambda: np.matmul(inp, xf),
-        "fu 23": lambda: kernel(s1b, 0, size, v, h, 1, 1, 1, 0, s3b, row),
+        "fu 23": lambda: kernel(s1b, 0, size, v, h, 1, 1, 1, 0, s3b, tmp, row,
+                                np.float32(0)),
         "fu 4": lambda: np.matmul(f.out, s3b.reshape(1, rank, -1)),
         **{f"pt {i + 1}": _torch(stage, tt[i]) for i, stage in enumerate(case["stages"])},
     }

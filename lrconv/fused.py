@@ -8,10 +8,14 @@ of its time: a numpy expression per filter tap, each reading and writing a whole
 
 1. the first 1x1 stage ``C_in -> R``: one BLAS matrix product;
 2. the vertical ``kh x 1`` and horizontal ``1 x kw`` depthwise stages in **one** compiled loop
-   (numba): each output row of the vertical stage is built in a small buffer that stays in the
-   L1 cache and is filtered horizontally at once, so the intermediate ``(R, H', W)`` array of
-   the numpy path is never written to memory;
+   (numba): one channel's vertical output is built in a small buffer that stays in the L1
+   cache and is filtered horizontally at once, so the intermediate ``(R, H', W)`` array of the
+   numpy path is never written to memory;
 3. the last 1x1 stage ``R -> C_out`` (and the bias): one BLAS matrix product.
+
+The three steps run tile by tile (a block of images, or of output rows of a large image) so
+that a tile's intermediates stay in the L2 cache from one step to the next and are allocated
+once per call, not once per stage.
 
 The 1x1 stages stay BLAS products: they hold almost all the arithmetic, and a compiled loop
 does not multiply matrices faster than BLAS. The loop is compiled for float32 and float64 on
@@ -52,51 +56,97 @@ _TILE_ELEMENTS = 1 << 17
 
 def _depthwise_pair(s1: np.ndarray, r0: int, h: int, vertical: np.ndarray,
                     horizontal: np.ndarray, sh: int, sw: int, ph: int, o0: int,
-                    out: np.ndarray, row: np.ndarray) -> None:
+                    out: np.ndarray, tmp: np.ndarray, row: np.ndarray, zero: float) -> None:
     """Vertical then horizontal depthwise filtering of a tile of rows (compiled on first use).
 
     ``s1`` holds input rows ``r0 .. r0 + s1.shape[2] - 1`` (of ``h``) of the first stage's
     output, shape ``(B, R, rows, W)``; ``out`` receives output rows ``o0 ..`` of the
     horizontal stage, shape ``(B, R, rows_out, W')``. ``vertical`` is ``(kh, R)``,
-    ``horizontal`` ``(kw, R)``; ``row`` is a zeroed buffer of length ``W + 2 pw`` whose first
-    and last ``pw`` entries (the horizontal zero padding) are never written. For each output
-    row the vertical stage fills ``row[pw:pw + W]`` and the horizontal stage reads it at once,
-    so the vertical stage's output never leaves the L1 cache. Each output starts from zero and
-    gets its taps in order, as in the numpy reference. Loops run over contiguous slices, which
-    the compiler turns into vector instructions.
+    ``horizontal`` ``(kw, R)``. ``tmp`` (at least ``rows_out * W`` long) holds one channel's
+    vertical output, small enough to stay in the L1 cache; ``row`` is a zeroed buffer of
+    length ``W + 2 pw`` whose first and last ``pw`` entries (the horizontal zero padding) are
+    never written; ``zero`` is 0 in the data's type. Every output starts from zero and gets
+    its taps in order, as in the numpy reference, so the order of the additions is the same.
+
+    Loops run over long contiguous slices, which the compiler turns into vector instructions:
+    with vertical stride 1 a vertical tap adds one slice of the flattened channel; with
+    horizontal stride 1 and ``W' = W`` ("same" padding) a horizontal tap adds one slice of the
+    flattened vertical output, right for every column whose taps stay inside its row, and
+    the few columns near the left and right edges are then recomputed one by one.
     """
     n, rank, _, w = s1.shape
     kh, kw = vertical.shape[0], horizontal.shape[0]
     rows_out, wo = out.shape[2], out.shape[3]
     pw = (row.shape[0] - w) // 2
-    inner = row[pw:pw + w]
+    flat_h = sw == 1 and wo == w
+    right = max(pw, w - kw + 1 + pw)  # columns from here on have a tap on the right padding
     for b in range(n):
         for r in range(rank):
-            plane = s1[b, r]
-            for i in range(rows_out):
-                inner[:] = 0.0
-                for t in range(kh):  # vertical taps, each a whole input row
-                    c = vertical[t, r]
-                    src = (o0 + i) * sh + t - ph
-                    if 0 <= src < h:
-                        srow = plane[src - r0]
+            plane = s1[b, r].reshape(-1)
+            vert = tmp[:rows_out * w]
+            vert[:] = zero
+            for t in range(kh):  # vertical taps
+                c = vertical[t, r]
+                # output rows i whose input row (o0 + i) sh + t - ph lies inside the image
+                lo = min(rows_out, max(0, -((o0 * sh + t - ph) // sh)))
+                hi = max(lo, min(rows_out, (h - 1 - t + ph) // sh + 1 - o0))
+                if sh == 1:
+                    a = vert[lo * w:hi * w]
+                    first = (o0 + lo + t - ph - r0) * w
+                    src = plane[first:first + a.shape[0]]
+                    for q in range(a.shape[0]):
+                        a[q] += c * src[q]
+                else:
+                    for i in range(lo, hi):
+                        a = vert[i * w:(i + 1) * w]
+                        first = ((o0 + i) * sh + t - ph - r0) * w
+                        src = plane[first:first + w]
                         for j in range(w):
-                            inner[j] += c * srow[j]
-                    elif not np.isfinite(c):  # a NaN or infinite tap on the zero padding
-                        z = c * 0.0
-                        for j in range(w):
-                            inner[j] += z
-                orow = out[b, r, i]
-                orow[:] = 0.0
-                for t in range(kw):  # horizontal taps, read from the buffer
+                            a[j] += c * src[j]
+                if (lo > 0 or hi < rows_out) and not np.isfinite(c):
+                    z = c * zero  # a NaN or infinite tap on the zero padding gives NaN
+                    for i in range(rows_out):
+                        if i < lo or i >= hi:
+                            a = vert[i * w:(i + 1) * w]
+                            for j in range(w):
+                                a[j] += z
+            dst = out[b, r].reshape(-1)
+            dst[:] = zero
+            if flat_h:
+                for t in range(kw):
                     c = horizontal[t, r]
-                    if sw == 1:  # one contiguous segment per tap
-                        seg = row[t:t + wo]
-                        for oj in range(wo):
-                            orow[oj] += c * seg[oj]
-                    else:
-                        for oj in range(wo):
-                            orow[oj] += c * row[oj * sw + t]
+                    off = t - pw
+                    lo = max(0, -off)
+                    a = dst[lo:min(dst.shape[0], dst.shape[0] - off)]
+                    src = vert[lo + off:lo + off + a.shape[0]]
+                    for q in range(a.shape[0]):
+                        a[q] += c * src[q]
+                left = min(pw, wo)
+                for i in range(rows_out):  # the edge columns, from scratch
+                    for k in range(left + wo - right):
+                        oj = k if k < left else right + k - left
+                        acc = zero
+                        for t in range(kw):
+                            col = oj + t - pw
+                            if 0 <= col < w:
+                                acc += horizontal[t, r] * vert[i * w + col]
+                            else:
+                                acc += horizontal[t, r] * zero
+                        dst[i * wo + oj] = acc
+            else:
+                inner = row[pw:pw + w]
+                for i in range(rows_out):
+                    inner[:] = vert[i * w:(i + 1) * w]
+                    orow = dst[i * wo:(i + 1) * wo]
+                    for t in range(kw):
+                        c = horizontal[t, r]
+                        if sw == 1:
+                            seg = row[t:t + wo]
+                            for oj in range(wo):
+                                orow[oj] += c * seg[oj]
+                        else:
+                            for oj in range(wo):
+                                orow[oj] += c * row[oj * sw + t]
 
 
 @cache
@@ -185,8 +235,7 @@ def cp_conv2d_fused(
     n, c_in, h, w = xb.shape
     c_out, rank = f.out.shape
     kh = f.vertical.shape[0]
-    check_budget(n * c_out * ho * wo, dtype.itemsize,
-                 f"the output of cp_conv2d_fused (x of shape {np.shape(x)})")
+    check_budget(n * c_out * ho * wo, dtype.itemsize, "the output of cp_conv2d_fused")
     # Tiles: a block of whole images when one image's first stage fits the tile, else a block
     # of output rows of one image (with the kh - 1 rows of overlap its vertical taps need).
     if rank * h * w <= _TILE_ELEMENTS:
@@ -194,9 +243,12 @@ def cp_conv2d_fused(
     else:
         images, step = 1, max(1, (_TILE_ELEMENTS // (rank * w) - kh) // sh + 1)
     rows_in = min(h, (step - 1) * sh + kh)
+    check_budget(images * rank * rows_in * w, dtype.itemsize,
+                 "one tile of the first stage of cp_conv2d_fused")
     s1_buf = np.empty(images * rank * rows_in * w, dtype=dtype)
     s3_buf = np.empty(images * rank * step * wo, dtype=dtype)
     row = np.zeros(w + 2 * pw, dtype=dtype)
+    tmp = np.empty(step * w, dtype=dtype)
     inp = f.inp.T.astype(dtype, copy=False)
     outw = f.out.astype(dtype, copy=False)
     vertical = np.ascontiguousarray(f.vertical, dtype=dtype)
@@ -216,7 +268,7 @@ def cp_conv2d_fused(
             np.matmul(inp, xf[b0:b1, :, r0 * w:r1 * w], out=s1)
             s3 = s3_buf[:(b1 - b0) * rank * (o1 - o0) * wo].reshape(b1 - b0, rank, o1 - o0, wo)
             kernel(s1.reshape(b1 - b0, rank, r1 - r0, w), r0, h, vertical, horizontal, sh, sw,
-                   ph, o0, s3, row)
+                   ph, o0, s3, tmp, row, dtype.type(0))
             tile = y[b0:b1, :, o0 * wo:o1 * wo]
             np.matmul(outw, s3.reshape(b1 - b0, rank, (o1 - o0) * wo), out=tile)
             if fold:

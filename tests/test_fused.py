@@ -192,6 +192,14 @@ def test_bad_inputs_raise_the_same_clear_errors_as_the_numpy_layer(args, kwargs,
         cp_conv2d(*args, **kwargs)
 
 
+def test_requests_above_the_memory_budget_are_refused_before_allocating():
+    x = np.broadcast_to(np.float32(1), (1, 1, 100, 100))  # no memory behind it
+    f = CPFactors(np.ones((60_000, 1), np.float32), *(np.ones((k, 1), np.float32)
+                                                      for k in (1, 3, 3)))
+    with pytest.raises(ValueError, match="the output of cp_conv2d_fused would need"):
+        cp_conv2d_fused(x, f, padding=1)
+
+
 def test_import_is_cheap_and_compilation_lazy():
     code = ("import sys, numpy as np\n"
             "import lrconv.fused as m\n"
