@@ -31,6 +31,8 @@ __all__ = [
     "check_finite",
     "check_float",
     "check_int",
+    "check_limit",
+    "check_name",
     "check_ndim",
     "check_nonempty",
     "check_pair",
@@ -105,6 +107,14 @@ def check_finite(arr: np.ndarray, name: str) -> None:
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} must be finite; received {bad} NaN or infinite entries")
+
+
+def check_name(value: object, name: str) -> str:
+    """Return ``value`` if it is a non-empty string; ``TypeError`` otherwise."""
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name} must be a non-empty string; received {value!r:.60} "
+                        f"(type {type(value).__name__})")
+    return value
 
 
 def check_nonempty(arr: np.ndarray, name: str) -> None:
@@ -203,6 +213,13 @@ def float_dtype(*arrays: np.ndarray) -> np.dtype:
     """
     dtype = np.result_type(*arrays)
     return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
+
+
+def check_limit(n: int, limit: int, what: str, unit: str = "entries", hint: str = "") -> None:
+    """Raise ``ValueError`` naming ``what`` if a request needs more than ``limit`` ``unit``."""
+    if n > limit:
+        raise ValueError(f"{what} would have {n:,} {unit}, above the limit of {limit:,}"
+                         + (f" ({hint})" if hint else ""))
 
 
 def check_budget(n_elements: int, itemsize: int, what: str) -> None:

@@ -7,17 +7,31 @@ converted to sympy matrices; integer entries stay exact.
 
 Introduced in chapter 1 (windows, cross-correlation, the Toeplitz matrix) and chapter 2 (the
 vertical and horizontal passes, the hand procedure); later chapters add helpers at the end.
+
+Bad input: entries must be real numbers or sympy expressions (bools, complex numbers, strings
+and other objects raise ``TypeError``), matrices 1-D or 2-D and not empty (``ValueError``).
+sympy computes entry by entry, so a matrix here holds at most 10,000 entries (a Toeplitz
+matrix 100,000) and a correlation at most 100,000 products; larger requests are refused with a
+``ValueError`` before any work (:mod:`lrconv.conv` computes large convolutions).
 """
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
 import sympy as sp
 
-from lrconv._validate import check_int, check_pair
+from lrconv._symbolic_checks import (
+    MAX_PRODUCTS,
+    as_matrix,
+    as_vector,
+    channel_stack,
+    check_entries,
+    cp_factor_matrices,
+    dtype_kind,
+)
+from lrconv._validate import Pair, check_int, check_name, check_pair
 
 __all__ = [
     "as_matrix",
@@ -43,51 +57,6 @@ __all__ = [
 ]
 
 
-def as_matrix(value: object, name: str = "value") -> sp.Matrix:
-    """Return ``value`` (sympy Matrix, numpy array or nested list) as a 2-D sympy Matrix.
-
-    A 1-D sequence becomes a column vector. Introduced in chapter 1.
-
-    Raises
-    ------
-    TypeError
-        If ``value`` cannot be read as a matrix of numbers or sympy expressions.
-    ValueError
-        If it has more than 2 dimensions or no entries.
-    """
-    if isinstance(value, sp.MatrixBase):
-        mat = sp.Matrix(value)
-    else:
-        if isinstance(value, (str, bytes)):
-            raise TypeError(f"{name} must be an array or sympy Matrix; received a string")
-        try:
-            arr = np.asarray(value, dtype=object)
-        except Exception as exc:  # ragged nested lists and the like
-            raise TypeError(f"{name} could not be read as a matrix ({exc})") from None
-        if arr.ndim not in (1, 2):
-            raise ValueError(
-                f"{name} must be a 1-D or 2-D array or sympy Matrix; received shape {arr.shape}"
-            )
-        if arr.size == 0:
-            raise ValueError(f"{name} must not be empty; received shape {arr.shape}")
-        for v in arr.flat:
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Number, sp.Basic)):
-                raise TypeError(
-                    f"{name} must be a rectangular array of numbers or sympy expressions; "
-                    f"found an entry {v!r} (type {type(v).__name__})"
-                )
-        mat = sp.Matrix(arr.tolist())
-    for entry in mat:
-        if not isinstance(entry, sp.Expr):
-            raise TypeError(
-                f"{name} must hold numbers or sympy expressions; found {entry!r} "
-                f"(type {type(entry).__name__})"
-            )
-    if mat.rows == 0 or mat.cols == 0:
-        raise ValueError(f"{name} must not be empty; received shape {mat.shape}")
-    return mat
-
-
 def symbolic_matrix(name: str, rows: int, cols: int, *, start: int = 1) -> sp.Matrix:
     """A ``rows x cols`` matrix of symbols ``name_ij`` (rendered :math:`x_{ij}`), chapter 1.
 
@@ -101,33 +70,32 @@ def symbolic_matrix(name: str, rows: int, cols: int, *, start: int = 1) -> sp.Ma
     [x_11, x_12],
     [x_21, x_22]])
     """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty string; received {name!r}")
+    name = check_name(name, "name")
     rows = check_int(rows, "rows", 1)
     cols = check_int(cols, "cols", 1)
     start = check_int(start, "start", 0)
+    check_entries(rows * cols, f"a {rows} x {cols} matrix (rows = {rows}, cols = {cols})")
     wide = rows + start > 10 or cols + start > 10
 
     def sym(i: int, j: int) -> sp.Symbol:
-        sep = "," if wide else ""
-        return sp.Symbol(f"{name}_{{{i + start}{sep}{j + start}}}" if wide
-                         else f"{name}_{i + start}{j + start}")
+        i, j = i + start, j + start
+        return sp.Symbol(f"{name}_{{{i},{j}}}" if wide else f"{name}_{i}{j}")
 
-    return sp.Matrix(rows, cols, lambda i, j: sym(i, j))
+    return sp.Matrix(rows, cols, sym)
 
 
 def symbolic_vector(name: str, length: int, *, start: int = 1) -> sp.Matrix:
     """A column vector of symbols ``name_1, ..., name_length`` (chapter 2)."""
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty string; received {name!r}")
+    name = check_name(name, "name")
     length = check_int(length, "length", 1)
     start = check_int(start, "start", 0)
+    check_entries(length, f"a vector of length {length} (length)")
     return sp.Matrix([sp.Symbol(f"{name}_{k + start}") for k in range(length)])
 
 
 def outer(a: object, b: object) -> sp.Matrix:
     """The outer product :math:`a b^T` of two vectors, a rank-one matrix (chapter 2)."""
-    a_m, b_m = _vector(a, "a"), _vector(b, "b")
+    a_m, b_m = as_vector(a, "a"), as_vector(b, "b")
     return a_m * b_m.T
 
 
@@ -137,9 +105,9 @@ def window(x: object, row: int, col: int, kh: int, kw: int) -> sp.Matrix:
     row, col = check_int(row, "row", 0), check_int(col, "col", 0)
     kh, kw = check_int(kh, "kh", 1), check_int(kw, "kw", 1)
     if row + kh > mat.rows or col + kw > mat.cols:
-        raise ValueError(
-            f"the {kh} x {kw} window at ({row}, {col}) does not fit in x of shape {mat.shape}"
-        )
+        raise ValueError(f"the {kh} x {kw} window at (row, col) = ({row}, {col}) does not fit in "
+                         f"x of shape {mat.shape}: row + kh must be <= {mat.rows} and col + kw "
+                         f"<= {mat.cols}")
     return mat[row:row + kh, col:col + kw]
 
 
@@ -151,14 +119,8 @@ def _pad(mat: sp.Matrix, ph: int, pw: int) -> sp.Matrix:
     return out
 
 
-def correlate2d(
-    x: object,
-    kernel: object,
-    *,
-    stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
-    expand: bool = True,
-) -> sp.Matrix:
+def correlate2d(x: object, kernel: object, *, stride: Pair = 1, padding: Pair = 0,
+                expand: bool = True) -> sp.Matrix:
     """Symbolic 2-D cross-correlation (deep learning's "convolution"), chapter 1.
 
     ``out[i, j] = sum_{u, v} kernel[u, v] * xp[i*s + u, j*s + v]`` with ``xp`` the input padded
@@ -178,15 +140,26 @@ def correlate2d(
     sympy.Matrix, shape (H', W') with H' = (H + 2p - kh) // s + 1 (and likewise W')
     """
     xm, km = as_matrix(x, "x"), as_matrix(kernel, "kernel")
+    return _correlate(xm, km, stride, padding, expand, "kernel")
+
+
+def _correlate(xm: sp.Matrix, km: sp.Matrix, stride: object, padding: object, expand: object,
+               kernel_name: str) -> sp.Matrix:
+    """:func:`correlate2d` on matrices; ``kernel_name`` is what the caller calls the kernel."""
     sh, sw = check_pair(stride, "stride", 1)
     ph, pw = check_pair(padding, "padding", 0)
-    xp = _pad(xm, ph, pw)
+    if not isinstance(expand, (bool, np.bool_)):
+        raise TypeError(f"expand must be True or False; received {expand!r:.40}")
     kh, kw = km.shape
-    if kh > xp.rows or kw > xp.cols:
-        raise ValueError(
-            f"kernel of shape {km.shape} is larger than the padded input of shape {xp.shape}"
-        )
-    h_out, w_out = (xp.rows - kh) // sh + 1, (xp.cols - kw) // sw + 1
+    hp, wp = xm.rows + 2 * ph, xm.cols + 2 * pw
+    if kh > hp or kw > wp:
+        raise ValueError(f"{kernel_name} of shape {km.shape} is larger than the padded input of "
+                         f"shape {(hp, wp)} (x of shape {xm.shape}, padding {(ph, pw)})")
+    check_entries(hp * wp, f"the padded input (x of shape {xm.shape}, padding {(ph, pw)})")
+    h_out, w_out = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    check_entries(h_out * w_out * kh * kw, f"the correlation of x of shape {xm.shape} with "
+                   f"{kernel_name} of shape {km.shape}", MAX_PRODUCTS, "products")
+    xp = _pad(xm, ph, pw)
 
     def entry(i: int, j: int) -> sp.Expr:
         patch = xp[i * sh:i * sh + kh, j * sw:j * sw + kw]
@@ -196,13 +169,8 @@ def correlate2d(
     return sp.Matrix(h_out, w_out, entry)
 
 
-def toeplitz_matrix(
-    input_shape: tuple[int, int],
-    kernel: object,
-    *,
-    stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
-) -> sp.Matrix:
+def toeplitz_matrix(input_shape: tuple[int, int], kernel: object, *, stride: Pair = 1,
+                    padding: Pair = 0) -> sp.Matrix:
     """The matrix ``T`` of a 2-D cross-correlation: ``conv2d(X, K).ravel() == T @ X.ravel()``.
 
     Introduced in chapter 1. ``T`` is the Jacobian of the symbolic cross-correlation of an
@@ -218,7 +186,13 @@ def toeplitz_matrix(
         raise TypeError(f"input_shape must be a pair (H, W); received {input_shape!r}")
     h = check_int(input_shape[0], "input_shape[0]", 1)
     w = check_int(input_shape[1], "input_shape[1]", 1)
+    check_entries(h * w, f"an input of shape {(h, w)} (input_shape)")
     km = as_matrix(kernel, "kernel")
+    sh, sw = check_pair(stride, "stride", 1)
+    ph, pw = check_pair(padding, "padding", 0)
+    rows = max(0, (h + 2 * ph - km.rows) // sh + 1) * max(0, (w + 2 * pw - km.cols) // sw + 1)
+    check_entries(rows * h * w, f"the matrix of the correlation of input_shape {(h, w)}",
+                  MAX_PRODUCTS)
     # a fresh symbol name that cannot clash with symbols of a symbolic kernel
     taken = {s.name for s in km.free_symbols}
     name = "xi"
@@ -232,17 +206,17 @@ def toeplitz_matrix(
 def to_numpy(matrix: object, dtype: type = float) -> np.ndarray:
     """Convert a sympy Matrix of numbers (no free symbols) to a numpy array (chapter 1)."""
     mat = as_matrix(matrix, "matrix")
+    if dtype is None or dtype_kind(dtype) not in ("i", "u", "f"):
+        raise TypeError(f"dtype must be a real numeric type such as float or int; received "
+                        f"{dtype!r:.40}")
     if mat.free_symbols:
         names = ", ".join(sorted(str(s) for s in mat.free_symbols)[:5])
         raise ValueError(f"matrix still holds symbols ({names}); substitute numbers first")
-    return np.array(mat.tolist(), dtype=dtype)
-
-
-def _vector(value: object, name: str) -> sp.Matrix:
-    mat = as_matrix(value, name)
-    if mat.cols != 1 and mat.rows != 1:
-        raise ValueError(f"{name} must be a vector; received shape {mat.shape}")
-    return mat.reshape(len(mat), 1)
+    try:
+        return np.array(mat.tolist(), dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"matrix has an entry that is not a real number of type "
+                         f"{np.dtype(dtype)} ({exc})") from None
 
 
 def vertical_pass(x: object, column: object, *, stride: int = 1, padding: int = 0) -> sp.Matrix:
@@ -251,10 +225,10 @@ def vertical_pass(x: object, column: object, *, stride: int = 1, padding: int = 
     Introduced in chapter 2. The output has ``(H + 2p - kh) // s + 1`` rows and the same
     columns as ``x``: stride and padding act on rows only.
     """
-    col = _vector(column, "column")
+    col = as_vector(column, "column")
     s = check_int(stride, "stride", 1)
     p = check_int(padding, "padding", 0)
-    return correlate2d(x, col, stride=(s, 1), padding=(p, 0))
+    return _correlate(as_matrix(x, "x"), col, (s, 1), (p, 0), True, "column")
 
 
 def horizontal_pass(x: object, row: object, *, stride: int = 1, padding: int = 0) -> sp.Matrix:
@@ -262,21 +236,15 @@ def horizontal_pass(x: object, row: object, *, stride: int = 1, padding: int = 0
 
     Introduced in chapter 2. Stride and padding act on columns only.
     """
-    r = _vector(row, "row")
+    r = as_vector(row, "row")
     s = check_int(stride, "stride", 1)
     p = check_int(padding, "padding", 0)
-    return correlate2d(x, r.T, stride=(1, s), padding=(0, p))
+    return _correlate(as_matrix(x, "x"), r.T, (1, s), (0, p), True, "row")
 
 
-def separable_correlate2d(
-    x: object,
-    column: object,
-    row: object,
-    *,
-    order: str = "vertical-first",
-    stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
-) -> sp.Matrix:
+def separable_correlate2d(x: object, column: object, row: object, *,
+                          order: str = "vertical-first", stride: Pair = 1,
+                          padding: Pair = 0) -> sp.Matrix:
     """Cross-correlation with the rank-one kernel ``column row^T`` as two 1-D passes (chapter 2).
 
     ``order="vertical-first"`` runs :func:`vertical_pass` with ``column`` and then
@@ -285,6 +253,9 @@ def separable_correlate2d(
     """
     sh, sw = check_pair(stride, "stride", 1)
     ph, pw = check_pair(padding, "padding", 0)
+    if not isinstance(order, str):
+        raise TypeError(f"order must be the string 'vertical-first' or 'horizontal-first'; "
+                        f"received {order!r:.40} (type {type(order).__name__})")
     if order == "vertical-first":
         tmp = vertical_pass(x, column, stride=sh, padding=ph)
         return horizontal_pass(tmp, row, stride=sw, padding=pw)
@@ -304,7 +275,7 @@ def bilinear_window(patch: object, a: object, b: object) -> sp.Expr:
     ``sum(W * outer(a, b))``, the full kernel's output at that window.
     """
     w = as_matrix(patch, "patch")
-    av, bv = _vector(a, "a"), _vector(b, "b")
+    av, bv = as_vector(a, "a"), as_vector(b, "b")
     if w.shape != (len(av), len(bv)):
         raise ValueError(
             f"patch must have shape (len(a), len(b)) = ({len(av)}, {len(bv)}); "
@@ -337,7 +308,7 @@ def seed_hand_procedure(patch: object, a: object, b: object) -> sp.Expr:
     sympy.Expr
     """
     w = as_matrix(patch, "patch")
-    av, bv = _vector(a, "a"), _vector(b, "b")
+    av, bv = as_vector(a, "a"), as_vector(b, "b")
     if not (len(av) == len(bv) == w.cols):
         raise ValueError(
             f"a, b and the patch's rows must have the same length; received len(a)={len(av)}, "
@@ -370,18 +341,18 @@ def symbolic_stack(name: str, channels: int, rows: int, cols: int) -> list[sp.Ma
 
     Channel ``c`` (from 1) holds the symbols ``name_{c,ij}``, rendered :math:`x_{c,ij}`.
     """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty string; received {name!r}")
+    name = check_name(name, "name")
     channels = check_int(channels, "channels", 1)
     rows = check_int(rows, "rows", 1)
     cols = check_int(cols, "cols", 1)
+    check_entries(channels * rows * cols, f"a stack of {channels} matrices {rows} x {cols} "
+                   f"(channels, rows, cols)")
     return [sp.Matrix(rows, cols, lambda i, j, c=c: sp.Symbol(f"{name}_{c},{i + 1}{j + 1}"))
             for c in range(1, channels + 1)]
 
 
-def symbolic_cp_factors(
-    c_out: int, c_in: int, kh: int, kw: int, rank: int
-) -> tuple[sp.Matrix, sp.Matrix, sp.Matrix, sp.Matrix]:
+def symbolic_cp_factors(c_out: int, c_in: int, kh: int, kw: int,
+                        rank: int) -> tuple[sp.Matrix, sp.Matrix, sp.Matrix, sp.Matrix]:
     """Symbolic CP factors ``(out, inp, vertical, horizontal)`` (chapter 4).
 
     Shapes ``(c_out, R)``, ``(c_in, R)``, ``(kh, R)`` and ``(kw, R)``, holding the symbols
@@ -389,84 +360,56 @@ def symbolic_cp_factors(
     :class:`lrconv.decompose.CPFactors`.
     """
     rank = check_int(rank, "rank", 1)
-    return (symbolic_matrix("a", check_int(c_out, "c_out", 1), rank),
-            symbolic_matrix("b", check_int(c_in, "c_in", 1), rank),
-            symbolic_matrix("v", check_int(kh, "kh", 1), rank),
-            symbolic_matrix("h", check_int(kw, "kw", 1), rank))
+    sizes = {n: check_int(v, n, 1) for n, v in (("c_out", c_out), ("c_in", c_in), ("kh", kh),
+                                                 ("kw", kw))}
+    for n, size in sizes.items():
+        check_entries(size * rank, f"the factor of {n} = {size} with rank = {rank}")
+    return tuple(symbolic_matrix(letter, size, rank)
+                 for letter, size in zip("abvh", sizes.values(), strict=True))
 
 
-def _cp_factors(out: object, inp: object, vertical: object, horizontal: object):
-    mats = [as_matrix(m, n) for m, n in ((out, "out"), (inp, "inp"), (vertical, "vertical"),
-                                         (horizontal, "horizontal"))]
-    rank = mats[0].cols
-    for m, n in zip(mats[1:], ("inp", "vertical", "horizontal"), strict=True):
-        if m.cols != rank:
-            raise ValueError(f"{n} must have {rank} columns (the rank of out); "
-                             f"received shape {m.shape}")
-    return mats
-
-
-def cp_kernel_slices(
-    out: object, inp: object, vertical: object, horizontal: object
-) -> list[list[sp.Matrix]]:
+def cp_kernel_slices(out: object, inp: object, vertical: object,
+                     horizontal: object) -> list[list[sp.Matrix]]:
     """The CP kernel as ``K[o][i]``, each a ``kh x kw`` sympy Matrix (chapter 4).
 
     ``K[o][i] = sum_r out[o, r] inp[i, r] vertical[:, r] horizontal[:, r]^T``, the symbolic twin
     of :func:`lrconv.decompose.cp_to_kernel`.
     """
-    a, b, v, h = _cp_factors(out, inp, vertical, horizontal)
+    a, b, v, h = cp_factor_matrices(out, inp, vertical, horizontal)
+    check_entries(a.rows * b.rows * v.rows * h.rows, f"the kernel of factors out {a.shape}, inp "
+                   f"{b.shape}, vertical {v.shape} and horizontal {h.shape}")
     terms = [v[:, r] * h[:, r].T for r in range(a.cols)]
     return [[sum((a[o, r] * b[i, r] * terms[r] for r in range(a.cols)),
                  sp.zeros(v.rows, h.rows)) for i in range(b.rows)] for o in range(a.rows)]
 
 
-def _stack(x: object, name: str) -> list[sp.Matrix]:
-    if not isinstance(x, (list, tuple)) or len(x) == 0:
-        raise TypeError(f"{name} must be a non-empty list of matrices, one per channel; "
-                        f"received {type(x).__name__}")
-    mats = [as_matrix(m, f"{name}[{c}]") for c, m in enumerate(x)]
-    if len({m.shape for m in mats}) != 1:
-        raise ValueError(f"every channel of {name} must have the same shape; received "
-                         f"{[m.shape for m in mats]}")
-    return mats
-
-
-def correlate_channels(
-    x: Sequence[object],
-    kernel: Sequence[Sequence[object]],
-    *,
-    stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
-) -> list[sp.Matrix]:
+def correlate_channels(x: Sequence[object], kernel: Sequence[Sequence[object]], *,
+                       stride: Pair = 1, padding: Pair = 0) -> list[sp.Matrix]:
     """Symbolic multi-channel convolution: ``out[o] = sum_i correlate2d(x[i], kernel[o][i])``.
 
     Introduced in chapter 4; the symbolic twin of :func:`lrconv.conv.conv2d` for inputs
     ``(C_in, H, W)`` given as a list of matrices and kernels given as nested lists ``[o][i]``.
     """
-    xs = _stack(x, "x")
+    xs = channel_stack(x, "x")
     if not isinstance(kernel, (list, tuple)) or not kernel:
         raise TypeError("kernel must be a non-empty nested list kernel[o][i] of matrices")
+    check_entries(len(kernel) * len(xs) * len(xs[0]), f"{len(kernel)} x {len(xs)} correlations "
+                   f"of x of shape {xs[0].shape} (kernel)", MAX_PRODUCTS, "products at least")
     out = []
     for o, row in enumerate(kernel):
         if not isinstance(row, (list, tuple)) or len(row) != len(xs):
             raise ValueError(f"kernel[{o}] must hold one matrix per input channel "
                              f"({len(xs)}); received {row!r:.60}")
-        parts = [correlate2d(xi, ki, stride=stride, padding=padding, expand=False)
-                 for xi, ki in zip(xs, row, strict=True)]
+        parts = [_correlate(xi, as_matrix(ki, f"kernel[{o}][{i}]"), stride, padding, False,
+                            f"kernel[{o}][{i}]") for i, (xi, ki) in enumerate(zip(xs, row,
+                                                                                 strict=True))]
         out.append(expand_matrix(sum(parts[1:], parts[0])))
     return out
 
 
-def symbolic_cp_stages(
-    x: Sequence[object],
-    out: object,
-    inp: object,
-    vertical: object,
-    horizontal: object,
-    *,
-    stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
-) -> list[list[sp.Matrix]]:
+def symbolic_cp_stages(x: Sequence[object], out: object, inp: object, vertical: object,
+                       horizontal: object, *, stride: Pair = 1,
+                       padding: Pair = 0) -> list[list[sp.Matrix]]:
     """The four CP stages in symbols; the symbolic twin of :func:`lrconv.layers.cp_stages`.
 
     Introduced in chapter 4. Stage 1 mixes the input channels at every pixel
@@ -480,13 +423,20 @@ def symbolic_cp_stages(
     list of four lists of sympy.Matrix
         The outputs of the four stages, each a list over channels (``R, R, R, C_out``).
     """
-    xs = _stack(x, "x")
-    a, b, v, h = _cp_factors(out, inp, vertical, horizontal)
+    xs = channel_stack(x, "x")
+    a, b, v, h = cp_factor_matrices(out, inp, vertical, horizontal)
     if b.rows != len(xs):
         raise ValueError(f"x has {len(xs)} channels but inp expects C_in = {b.rows}")
     sh, sw = check_pair(stride, "stride", 1)
     ph, pw = check_pair(padding, "padding", 0)
+    for m, n, size, pad in ((v, "vertical", xs[0].rows, ph), (h, "horizontal", xs[0].cols, pw)):
+        if m.rows > size + 2 * pad:
+            raise ValueError(f"{n} has {m.rows} taps, more than the padded input's {size + 2 * pad}"
+                             f" (x of shape {xs[0].shape}, padding {(ph, pw)})")
     rank = a.cols
+    padded = (xs[0].rows + 2 * ph) * (xs[0].cols + 2 * pw)
+    check_entries(rank * (len(xs) + a.rows) * padded, f"the CP stages of rank {rank} on x of "
+                   f"shape {xs[0].shape}", MAX_PRODUCTS, "products")
     s1 = [expand_matrix(sum((b[i, r] * xs[i] for i in range(len(xs))), sp.zeros(*xs[0].shape)))
           for r in range(rank)]
     s2 = [vertical_pass(s1[r], v[:, r], stride=sh, padding=ph) for r in range(rank)]
@@ -495,5 +445,3 @@ def symbolic_cp_stages(
           for o in range(a.rows)]
     return [s1, s2, s3, s4]
 
-
-# --- end of chapter 4 helpers ------------------------------------------------------------------

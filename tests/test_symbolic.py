@@ -9,6 +9,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from strategies import NON_NUMERIC, assert_rejected, bad_ints, bad_pairs
 
 from lrconv import symbolic as S
 from lrconv.conv import conv2d
@@ -304,3 +305,129 @@ def test_cp_stages_numeric_values_match_layers():
 def test_chapter_4_helpers_reject_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# --- generated bad input ----------------------------------------------------------------------
+
+X3 = S.symbolic_matrix("x", 3, 3)
+K2 = S.symbolic_matrix("k", 2, 2)
+XS = S.symbolic_stack("x", 2, 3, 3)
+F = S.symbolic_cp_factors(2, 2, 2, 2, 2)
+
+
+def bad_matrices(max_len: int = 10**9) -> st.SearchStrategy:
+    """Values that are no 1-D or 2-D, non-empty matrix of real numbers or expressions."""
+    types = st.one_of(
+        st.sampled_from(NON_NUMERIC + [True, [[1, "a"]], [[1, None]], [[1, 2], [3]],
+                                       np.ones((2, 2), dtype=complex), [[1j, 2]],
+                                       np.ones((2, 2), dtype=bool), [[1, 2.0, True]],
+                                       np.ones((2, 2)).astype("datetime64[s]")]),
+    ).map(lambda v: (v, TypeError))
+    shapes = st.sampled_from([np.ones((2, 2, 2)), np.ones((0, 2)), [], [[]], 3.0,
+                              sp.zeros(0, 2), np.ones((101, 100))]).map(lambda v: (v, ValueError))
+    return st.one_of(types, shapes)
+
+
+def bad_vectors() -> st.SearchStrategy:
+    return st.one_of(bad_matrices(), st.just((np.ones((2, 2)), ValueError)))
+
+
+SETS = [
+    (S.as_matrix, dict(value=[[1, 2]], name="value"), "value", bad_matrices()),
+    (S.as_matrix, dict(value=[[1, 2]], name="value"), "name",
+     st.sampled_from([None, 3, "", b"x"]).map(lambda v: (v, TypeError))),
+    (S.symbolic_matrix, dict(name="x", rows=2, cols=2), "rows", bad_ints(1)),
+    (S.symbolic_matrix, dict(name="x", rows=2, cols=2), "cols", bad_ints(1)),
+    (S.symbolic_matrix, dict(name="x", rows=2, cols=2, start=1), "start", bad_ints(0)),
+    (S.symbolic_vector, dict(name="x", length=2), "length", bad_ints(1)),
+    (S.symbolic_stack, dict(name="x", channels=2, rows=2, cols=2), "channels", bad_ints(1)),
+    (S.symbolic_cp_factors, dict(c_out=1, c_in=1, kh=2, kw=2, rank=1), "rank", bad_ints(1)),
+    (S.symbolic_cp_factors, dict(c_out=1, c_in=1, kh=2, kw=2, rank=1), "kh", bad_ints(1)),
+    (S.outer, dict(a=[1, 2], b=[1, 2]), "b", bad_vectors()),
+    (S.window, dict(x=X3, row=0, col=0, kh=2, kw=2), "x", bad_matrices()),
+    (S.window, dict(x=X3, row=0, col=0, kh=2, kw=2), "row", bad_ints(0)),
+    (S.window, dict(x=X3, row=0, col=0, kh=2, kw=2), "col",
+     st.one_of(bad_ints(0), st.integers(2, 10**30).map(lambda v: (v, ValueError)))),
+    (S.correlate2d, dict(x=X3, kernel=K2), "x", bad_matrices()),
+    (S.correlate2d, dict(x=X3, kernel=K2), "kernel", bad_matrices()),
+    (S.correlate2d, dict(x=X3, kernel=K2), "stride", bad_pairs(1)),
+    (S.correlate2d, dict(x=X3, kernel=K2), "padding",
+     st.one_of(bad_pairs(0), st.integers(50, 10**30).map(lambda v: (v, ValueError)))),
+    (S.correlate2d, dict(x=X3, kernel=K2), "expand",
+     st.sampled_from([None, "yes", 1, np.ones(2)]).map(lambda v: (v, TypeError))),
+    (S.toeplitz_matrix, dict(input_shape=(3, 3), kernel=K2), "input_shape",
+     st.one_of(st.sampled_from([None, 3, (3,), (3, "a"), (True, 3), (2.5, 3), "ab"]).map(
+         lambda v: (v, TypeError)),
+               st.sampled_from([(0, 3), (3, -1), (10**4, 10**4)]).map(lambda v: (v, ValueError)))),
+    (S.toeplitz_matrix, dict(input_shape=(3, 3), kernel=K2), "kernel", bad_matrices()),
+    (S.to_numpy, dict(matrix=[[1, 2]]), "matrix",
+     st.one_of(bad_matrices(), st.just((X3, ValueError)), st.just(([[sp.I]], ValueError)))),
+    (S.to_numpy, dict(matrix=[[1, 2]]), "dtype",
+     st.sampled_from([None, "zz", 3, object, complex, bool, str]).map(lambda v: (v, TypeError))),
+    (S.vertical_pass, dict(x=X3, column=[1, 2]), "column",
+     st.one_of(bad_vectors(), st.just(([1, 2, 3, 4], ValueError)))),
+    (S.vertical_pass, dict(x=X3, column=[1, 2]), "stride", bad_ints(1)),
+    (S.horizontal_pass, dict(x=X3, row=[1, 2]), "row",
+     st.one_of(bad_vectors(), st.just(([1, 2, 3, 4], ValueError)))),
+    (S.horizontal_pass, dict(x=X3, row=[1, 2]), "padding", bad_ints(0)),
+    (S.separable_correlate2d, dict(x=X3, column=[1, 2], row=[1, 2]), "order",
+     st.one_of(st.sampled_from([None, 3, ["vertical-first"]]).map(lambda v: (v, TypeError)),
+               st.just(("diagonal", ValueError)))),
+    (S.separable_correlate2d, dict(x=X3, column=[1, 2], row=[1, 2]), "row", bad_vectors()),
+    (S.bilinear_window, dict(patch=K2, a=[1, 2], b=[1, 2]), "patch", bad_matrices()),
+    (S.seed_hand_procedure, dict(patch=K2, a=[1, 2], b=[1, 2]), "a", bad_vectors()),
+    (S.expand_matrix, dict(matrix=X3), "matrix", bad_matrices()),
+    (S.is_zero_matrix, dict(matrix=X3), "matrix", bad_matrices()),
+    (S.cp_kernel_slices, dict(out=F[0], inp=F[1], vertical=F[2], horizontal=F[3]), "horizontal",
+     st.one_of(bad_matrices(), st.just((np.ones((2, 3)), ValueError)))),
+    (S.correlate_channels, dict(x=XS, kernel=[[K2, K2]]), "x",
+     st.one_of(st.sampled_from([None, 3, "ab"]).map(lambda v: (v, TypeError)),
+               st.just(([], ValueError)),
+               bad_matrices().map(lambda b: ([b[0], X3], b[1])))),
+    (S.correlate_channels, dict(x=XS, kernel=[[K2, K2]]), "kernel",
+     st.one_of(st.sampled_from([None, 3, []]).map(lambda v: (v, TypeError)),
+               st.sampled_from([[[K2]], [[K2, K2, K2]], [[K2, np.ones((5, 5))]]]).map(
+                   lambda v: (v, ValueError)),
+               bad_matrices().map(lambda b: ([[K2, b[0]]], b[1])))),
+    (S.symbolic_cp_stages, dict(x=XS, out=F[0], inp=F[1], vertical=F[2], horizontal=F[3]),
+     "vertical", st.one_of(bad_matrices(), st.just((np.ones((4, 2)), ValueError)))),
+    (S.symbolic_cp_stages, dict(x=XS, out=F[0], inp=F[1], vertical=F[2], horizontal=F[3]),
+     "padding", bad_pairs(0)),
+]
+
+
+@pytest.mark.parametrize("func, args, name, bad", SETS,
+                         ids=[f"{c[0].__name__}-{c[2]}-{i}" for i, c in enumerate(SETS)])
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_generated_bad_input_is_rejected_naming_the_argument(func, args, name, bad, data):
+    assert_rejected(func, args, name, data.draw(bad))
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda: S.symbolic_matrix("x", 10**9, 10**9), r"1000000000 x 1000000000 matrix .*rows"),
+    (lambda: S.symbolic_stack("x", 1000, 10, 10), r"stack of 1000 matrices"),
+    (lambda: S.correlate2d(X3, K2, padding=10**5), r"padded input .*padding \(100000"),
+    (lambda: S.correlate2d(np.ones((100, 100)), np.ones((50, 50))), r"100,000"),
+    (lambda: S.toeplitz_matrix((50, 50), [[1]]), r"input_shape \(50, 50\)"),
+    (lambda: S.as_matrix(np.ones((101, 100)), "image"), r"^image of shape \(101, 100\) would "
+                                                        r"have 10,100 entries"),
+])
+def test_requests_beyond_the_symbolic_limits_are_refused(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()
+
+
+def test_messages_name_the_vector_that_does_not_fit():
+    with pytest.raises(ValueError, match=r"^column of shape \(4, 1\) is larger than the padded"):
+        S.vertical_pass(X3, [1, 2, 3, 4])
+    with pytest.raises(ValueError, match=r"^row of shape \(1, 4\) is larger"):
+        S.horizontal_pass(X3, [1, 2, 3, 4])
+    with pytest.raises(ValueError, match=r"\(row, col\) = \(0, 2\) does not fit.*col \+ kw"):
+        S.window(X3, 0, 2, 2, 2)
+
+
+def test_complex_numbers_are_refused_but_expressions_are_kept():
+    with pytest.raises(TypeError, match=r"^x must be a rectangular array of real numbers"):
+        S.correlate2d([[1 + 2j]], [[1]])
+    assert S.correlate2d([[sp.Rational(1, 2)]], [[sp.sqrt(2)]])[0, 0] == sp.sqrt(2) / 2
