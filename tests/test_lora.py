@@ -9,7 +9,11 @@ from hypothesis import strategies as st
 
 from lrconv import lora, nn
 from lrconv.conv import conv2d
-from lrconv.decompose import CPFactors, cp_to_kernel
+from lrconv.factors import CPFactors
+
+
+def cp_to_kernel(f: CPFactors) -> np.ndarray:
+    return np.einsum("or,ir,hr,wr->oihw", *f)
 
 
 def _base_conv(rng, c_in=3, c_out=4, k=3, stride=1, padding=1) -> nn.Conv2d:
@@ -183,6 +187,44 @@ def test_training_changes_only_the_update_and_leaves_the_original_alone():
     assert all(layer.trainable for layer in model)
 
 
+def test_locon_factors_reconstruct_and_pull_back_gradients_by_their_definitions():
+    rng = np.random.default_rng(4)
+    f = lora.LoConFactors(rng.standard_normal((2, 3, 2, 3)), rng.standard_normal((5, 2)))
+    assert f.shape == (5, 3, 2, 3) and f.rank == 2
+    k = np.zeros(f.shape)
+    for o, i, y, x in np.ndindex(*f.shape):
+        k[o, i, y, x] = sum(f.up[o, r] * f.down[r, i, y, x] for r in range(2))
+    np.testing.assert_allclose(f.to_kernel(), k, atol=1e-12)
+    g = rng.standard_normal(f.shape)  # L = sum(g * K) is linear in each factor
+    grads = f.kernel_grads(g)
+    np.testing.assert_allclose(grads.up, [[np.sum(g[o] * f.down[r]) for r in range(2)]
+                                          for o in range(5)], atol=1e-12)
+    np.testing.assert_allclose(grads.down, np.einsum("oihw,or->rihw", g, f.up), atol=1e-12)
+    with pytest.raises(ValueError, match=r"grad_kernel must have the kernel's shape"):
+        f.kernel_grads(g[:1])
+
+
+def test_float32_base_gives_a_float32_update_and_merge():
+    model = nn.small_cnn(0, channels=(2, 3), dtype=np.float32)
+    adapted = lora.adapt(model, 2, form="cp", seed=0)
+    assert all(p.dtype == np.float32 for p in adapted.named_params(False).values())
+    assert adapted[3].base_kernel.dtype == np.float32
+    merged = lora.merge(adapted)
+    assert merged.dtype == np.float32
+    x = np.random.default_rng(0).random((3, 1, 8, 8))
+    np.testing.assert_array_equal(adapted(x), model(x))
+
+
+def test_run_stages_of_an_update_is_base_plus_update_path():
+    rng = np.random.default_rng(6)
+    base = _base_conv(rng, stride=2)
+    x = rng.standard_normal((2, 3, 7, 6))
+    for cls in (lora.LoConConv2d, lora.CPUpdateConv2d):
+        layer = cls.from_conv(base, 2, seed=rng, scale=0.3)
+        _random_update(layer, rng)
+        np.testing.assert_allclose(layer.run_stages(x), layer.forward(x), atol=1e-10)
+
+
 def test_bad_arguments_raise_clear_errors():
     rng = np.random.default_rng(0)
     base = _base_conv(rng)
@@ -191,26 +233,70 @@ def test_bad_arguments_raise_clear_errors():
         lora.LoConConv2d(base, np.zeros((2, 3, 2, 2)), np.zeros((4, 2)))
     with pytest.raises(ValueError, match="LoConFactors.up must have 2 columns"):
         lora.LoConConv2d(base, np.zeros((2, 3, 3, 3)), np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="LoConFactors.down must have 4 dimensions"):
+        lora.LoConConv2d(base, np.zeros((2, 3, 3)), np.zeros((4, 2)))
     with pytest.raises(ValueError, match="base's shape"):
         lora.CPUpdateConv2d(base, CPFactors(np.zeros((4, 2)), np.zeros((3, 2)),
                                             np.zeros((3, 2)), np.zeros((2, 2))))
-    with pytest.raises(TypeError, match="factors"):
+    with pytest.raises(TypeError, match="factors must be CPFactors"):
         lora.CPUpdateConv2d(base, np.zeros((4, 2)))
-    with pytest.raises(TypeError, match="base"):
+    with pytest.raises(TypeError, match="base must be a lrconv.nn.Conv2d"):
         lora.LoConConv2d(model[7], np.zeros((1, 3, 3, 3)), np.zeros((4, 1)))
-    with pytest.raises(TypeError, match="base"):
+    with pytest.raises(TypeError, match="base must be a lrconv.nn.Linear"):
         lora.LoRALinear(base, np.zeros((1, 3)), np.zeros((4, 1)))
-    with pytest.raises(ValueError, match="rank"):
+    with pytest.raises(TypeError, match="base must be a lrconv.nn.Linear; received ReLU"):
+        lora.LoRALinear.from_linear(nn.ReLU(), 1)
+    with pytest.raises(ValueError, match="down must have shape"):
+        lora.LoRALinear(model[7], np.zeros((1, 3)), np.zeros((10, 1)))
+    with pytest.raises(ValueError, match="rank must be >= 1"):
         lora.LoConConv2d.from_conv(base, 0, seed=rng)
-    with pytest.raises(ValueError, match="form"):
+    with pytest.raises(TypeError, match="conv must be a lrconv.nn.Conv2d"):
+        lora.CPUpdateConv2d.from_conv(None, 1)
+    with pytest.raises(ValueError, match="form must be 'locon' or 'cp'"):
         lora.adapt(model, 2, form="tucker")
-    with pytest.raises(ValueError, match="form"):
+    with pytest.raises(ValueError, match="form must be one of"):
         lora.update_param_count(3, 4, 3, 3, 2, "svd")
-    with pytest.raises(ValueError, match="layers"):
+    with pytest.raises(ValueError, match=r"layers must index dense Conv2d or Linear layers"):
         lora.adapt(model, 2, layers=[1])
-    with pytest.raises(TypeError, match="model"):
+    with pytest.raises(TypeError, match="layers must be a list of layer indices"):
+        lora.adapt(model, 2, layers=3)
+    with pytest.raises(TypeError, match="model must be a lrconv.nn.Sequential"):
         lora.merge([base])
-    with pytest.raises(ValueError, match="scale"):
+    with pytest.raises(TypeError, match="model must be a lrconv.nn.Sequential"):
+        lora.trainable_count(None)
+    with pytest.raises(ValueError, match="scale must be finite"):
         lora.LoConConv2d.from_conv(base, 1, seed=rng, scale=np.nan)
+    with pytest.raises(TypeError, match="train_bias must be True or False"):
+        lora.CPUpdateConv2d.from_conv(base, 1, train_bias="yes")
     with pytest.raises(RuntimeError, match="forward"):
         lora.LoConConv2d.from_conv(base, 1, seed=rng).backward(np.zeros((1, 4, 3, 3)))
+    with pytest.raises(ValueError, match="x must have 6 features"):
+        lora.LoRALinear.from_linear(nn.Linear(np.ones((2, 6))), 1).forward(np.ones((1, 5)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(scale=st.one_of(st.none(), st.text(max_size=2), st.just([1.0]), st.just(1j)),
+       which=st.sampled_from(["locon", "cp", "linear", "adapt"]))
+def test_a_scale_that_is_not_a_real_number_is_refused(scale, which):
+    rng = np.random.default_rng(1)
+    base = _base_conv(rng)
+    with pytest.raises(TypeError, match="scale must be a real number"):
+        if which == "locon":
+            lora.LoConConv2d.from_conv(base, 1, scale=scale)
+        elif which == "cp":
+            lora.CPUpdateConv2d.from_conv(base, 1, scale=scale)
+        elif which == "linear":
+            lora.LoRALinear.from_linear(nn.Linear(np.ones((2, 3))), 1, scale=scale)
+        else:
+            lora.adapt(nn.small_cnn(0, channels=(1, 1)), 1, scale=scale)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.one_of(st.text(max_size=2), st.floats(), st.integers(max_value=-1),
+                      st.just([1])))
+def test_a_bad_seed_is_refused_by_name(seed):
+    base = _base_conv(np.random.default_rng(2))
+    with pytest.raises((TypeError, ValueError), match="seed must be"):
+        lora.LoConConv2d.from_conv(base, 1, seed=seed)
+    with pytest.raises((TypeError, ValueError), match="seed must be"):
+        lora.adapt(nn.small_cnn(0, channels=(1, 1)), 1, seed=seed)
