@@ -122,9 +122,9 @@ class _Solutions:
         elif self._block == "solution-end":
             self.inside = False
             if self.keep:
-                kept.append(f"*End of the solution ({self.label}).*")
+                kept += ["", f"*End of the solution ({self.label}).*"]
         elif self.keep:  # a whole {solution} block
-            kept.append(f"*End of the solution ({self.label}).*")
+            kept += ["", f"*End of the solution ({self.label}).*"]
         self._fence = self._block = ""
         self._in_options = False
 

@@ -345,6 +345,23 @@ def test_troubleshooting_quotes_the_repository_through_the_config():
 # --- the assessment items: every number recomputed --------------------------------------------
 
 
+def _als_on_a_matrix() -> list[float]:
+    """Item A4: errors after three ALS sweeps on [[2, 1], [1, 2]] from b = (1, 0), then the
+    ratio of b's components along (1, -1) and (1, 1) after each sweep (a plain loop)."""
+    x = [[2.0, 1.0], [1.0, 2.0]]
+    b = [1.0, 0.0]
+    errors, ratios = [], []
+    for _ in range(3):
+        bb = b[0] ** 2 + b[1] ** 2
+        a = [(x[i][0] * b[0] + x[i][1] * b[1]) / bb for i in range(2)]
+        aa = a[0] ** 2 + a[1] ** 2
+        b = [(x[0][j] * a[0] + x[1][j] * a[1]) / aa for j in range(2)]
+        errors.append(sum((x[i][j] - a[i] * b[j]) ** 2 for i in range(2) for j in range(2)) ** 0.5)
+        ratios.append((b[0] - b[1]) / (b[0] + b[1]))
+    return [round(e, 4) for e in errors] + [round(ratios[0], 4), round(ratios[1], 5),
+                                            round(ratios[2], 5)]
+
+
 def _assessment_numbers() -> dict[str, object]:
     import numpy as np
     from sklearn.datasets import load_digits
@@ -378,7 +395,12 @@ def _assessment_numbers() -> dict[str, object]:
         "A3 tucker": tucker,
         "A3 ratios": [round(dense.params / cp.params, 2), round(dense.macs / cp.macs, 2),
                       round(dense.params / tucker.params, 2), round(dense.macs / tucker.macs, 2)],
-        "A5 norm": round(float(np.sqrt(41.2**2 + 40.9**2 - 2 * 41.2 * 40.9 * 0.998)), 2),
+        "A4": _als_on_a_matrix(),
+        "A5 cp": cp_cost(128, 128, 3, 3, 16, 16, 66, padding=1),
+        "A5 tucker": tucker2_cost(128, 128, 3, 3, 16, 16, (32, 32), padding=1),
+        "A5 cp rank": max(r for r in range(1, 200)
+                          if cp_cost(128, 128, 3, 3, 16, 16, r, padding=1).params
+                          <= tucker2_cost(128, 128, 3, 3, 16, 16, (32, 32), padding=1).params),
         "A7": [update_param_count(64, 64, 3, 3, 4, f) for f in ("full", "locon", "cp")],
         "A8": [n_test, round(100 / n_test, 2)],
     }
@@ -394,9 +416,10 @@ def test_assessment_items_quote_the_computed_numbers():
     sv = got["A2 singular values"]
     assert sv[:2] == [5.3723, 0.3723] and abs(sv[2]) < 1e-12
     for number in [5.3723, 0.3723, got["A2 norm"], got["A2 relative"], got["A2 rank-one sum"],
-                   got["A5 norm"], *got["A3 ratios"], *got["A8"]]:
+                   *got["A4"], *got["A3 ratios"], *got["A8"]]:
         assert f"{number}" in text, number
-    for cost in (got["A3 dense"], got["A3 cp"], got["A3 tucker"]):
+    assert got["A5 cp rank"] == 66 and "$R = 66$" in text
+    for cost in (got["A3 dense"], got["A3 cp"], got["A3 tucker"], got["A5 tucker"], got["A5 cp"]):
         assert str(cost.params) in flat and str(cost.macs) in flat, cost
     full, locon, cp = got["A7"]
     assert (full, locon, cp) == (36864, 2560, 536) and f"{100 * locon / full:.2f}" in text
