@@ -25,7 +25,9 @@ runs on one thread and adds the taps in a fixed order, so results are determinis
 no fast-math reordering, so NaN and infinity propagate as in :func:`lrconv.layers.cp_conv2d`
 (a non-finite filter tap that falls on the zero padding gives NaN, as ``inf * 0`` does).
 
-Arguments, shapes, data types and errors are those of :func:`lrconv.layers.cp_conv2d`.
+Arguments, shapes, data types and errors are those of :func:`lrconv.layers.cp_conv2d`. The
+loop is compiled for float32 and float64; other floating types (float16, longdouble) are
+computed by :func:`lrconv.layers.cp_conv2d` itself.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ __all__ = ["cp_conv2d_fused", "fused_kernel_ready"]
 # tiles of 2**17 elements ran 5-20% faster than whole-image intermediates; 2**13 was slower
 # (more BLAS calls, more overlap rows recomputed).
 _TILE_ELEMENTS = 1 << 17
+
+# The floating types the compiled loop is built for; others take the numpy stages.
+_COMPILED_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _depthwise_pair(s1: np.ndarray, r0: int, h: int, vertical: np.ndarray,
@@ -232,6 +237,10 @@ def cp_conv2d_fused(
     f = check_cp_factors(factors)
     xb, batched, (sh, sw), (ph, pw), (ho, wo), b = _prepare(x, f, stride, padding, bias)
     dtype = float_dtype(xb, *f)
+    if dtype not in _COMPILED_TYPES:  # float16, longdouble: the numpy stages compute them
+        from lrconv.layers import cp_conv2d
+
+        return cp_conv2d(x, f, stride=stride, padding=padding, bias=bias)
     n, c_in, h, w = xb.shape
     c_out, rank = f.out.shape
     kh = f.vertical.shape[0]

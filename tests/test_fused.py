@@ -123,6 +123,25 @@ def test_result_type_follows_the_numpy_reference(x_type, f_type, bias_type, want
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.longdouble])
+def test_other_float_types_give_what_the_numpy_stages_give(dtype):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 6, 5)).astype(dtype)
+    f = random_cp(rng, 3, 2, 3, 3, 2, dtype)
+    got = cp_conv2d_fused(x, f, padding=1)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, cp_conv2d(x, f, padding=1))
+
+
+def test_non_contiguous_inputs_and_factors():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 12, 11))[:, ::2, ::-1]
+    f = CPFactors(*(np.asfortranarray(rng.standard_normal((n, 4))) for n in (2, 3, 3, 3)))
+    np.testing.assert_allclose(cp_conv2d_fused(x, f, stride=(1, 2), padding=1),
+                               cp_conv2d(x, f, stride=(1, 2), padding=1), rtol=1e-12,
+                               atol=1e-12)
+
+
 def _same_non_finite(got, want):
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_array_equal(np.isposinf(got), np.isposinf(want))
