@@ -193,7 +193,8 @@ def dense_floor(channels: int, size: int, repeat: int) -> dict:
             "conv_vs_torch": 1 / speedup(t["torch"], t["conv2d"])}
 
 
-def stage_table(channels: int, size: int, rank: int, repeat: int) -> list[list[str]]:
+def stage_table(channels: int, size: int, rank: int, repeat: int,
+                peak: float) -> list[list[str]]:
     """Each stage alone: numpy, fused and PyTorch, with MACs, bytes moved and GFLOP/s."""
     case = make_case(channels, size, rank)
     x, f = case["x"], case["f"]
@@ -230,8 +231,9 @@ def stage_table(channels: int, size: int, rank: int, repeat: int) -> list[list[s
             return "-" if v is None else f"{v:.0f}"
         gf = "-" if np_us is None else f"{2 * mac / np_us / 1e3:.1f}"
         gf_fu = "-" if fu_us is None else f"{2 * mac / fu_us / 1e3:.1f}"
+        share = "-" if fu_us is None else f"{100 * 2 * mac / fu_us / 1e3 / peak:.0f}%"
         return [name, f"{mac / 1e6:.2f}", f"{byte / 1024:.0f}", f"{mac / byte:.2f}",
-                cell(np_us), gf, cell(fu_us), gf_fu, cell(pt_us)]
+                cell(np_us), gf, cell(fu_us), gf_fu, share, cell(pt_us)]
 
     fused_moved = moved[1] + moved[2] - 2 * np.prod(costs[1].shape_out) * 4
     return [
@@ -277,12 +279,12 @@ def run(threads: int, repeat: int, quick: bool = False) -> tuple[str, list[dict]
         peak = peak_sgemm(repeat)
         dense = [dense_floor(c, s, repeat) for c, s in dict.fromkeys((c, s) for c, s, _ in
                                                                     layers)]
-        stages = {(c, s, r): stage_table(c, s, r, repeat) for c, s, r in layers}
+        stages = {(c, s, r): stage_table(c, s, r, repeat, peak) for c, s, r in layers}
     elapsed = time.perf_counter() - start
     stage_text = "\n\n".join(
         f"C={c}@{s}, R={r}:\n\n" + markdown_table(
             ["stage", "MMACs", "KiB moved", "MACs/byte", "numpy us", "numpy GFLOP/s",
-             "fused us", "fused GFLOP/s", "torch us"], rows)
+             "fused us", "fused GFLOP/s", "fused % of peak sgemm", "torch us"], rows)
         for (c, s, r), rows in stages.items())
     dense_text = markdown_table(
         ["layer (3x3, pad 1)", "lrconv conv2d us", "its im2col sgemm alone us", "torch us",
