@@ -101,3 +101,29 @@ def test_recipe_arguments_are_checked(data):
         nn.fine_tune(nn.small_cnn(0), data.X_train[:2], data.y_train[:2], lr=0.0)
     with pytest.raises(TypeError, match="model must be a lrconv.nn.Sequential"):
         nn.fine_tune(None, data.X_train[:2], data.y_train[:2])
+
+
+def test_sample_per_class_draws_that_many_of_every_class(data):
+    idx = nn.sample_per_class(data.y_train, 10, seed=3)
+    assert idx.shape == (100,) and np.all(np.diff(idx) > 0)  # sorted, no repeats
+    np.testing.assert_array_equal(np.bincount(data.y_train[idx]), np.full(10, 10))
+    np.testing.assert_array_equal(idx, nn.sample_per_class(data.y_train, 10, seed=3))
+    assert not np.array_equal(idx, nn.sample_per_class(data.y_train, 10, seed=4))
+    with pytest.raises(ValueError, match="class 0 has 2 examples, received 3"):
+        nn.sample_per_class(np.array([0, 1, 1, 0, 1]), 3)
+    with pytest.raises(ValueError, match=r"y must be a non-empty 1-D array .*\(2, 2\)"):
+        nn.sample_per_class(np.zeros((2, 2), int), 1)
+    with pytest.raises(ValueError, match="per_class must be >= 1"):
+        nn.sample_per_class(data.y_train, 0)
+
+
+def test_only_trainable_gives_a_linear_probe(data):
+    model = nn.small_cnn(0, channels=(2, 3))
+    probe = model.only_trainable(7)
+    assert [layer.trainable for layer in probe] == [False] * 7 + [True]
+    assert all(layer.trainable for layer in model)  # the original is untouched
+    nn.fine_tune(probe, data.X_train[:64], data.y_train[:64], epochs=1)
+    np.testing.assert_array_equal(probe[3].kernel(), model[3].kernel())
+    assert not np.array_equal(probe[7].weight, model[7].weight)
+    with pytest.raises(ValueError, match="indices must be below 8"):
+        model.only_trainable(8)

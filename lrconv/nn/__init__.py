@@ -34,6 +34,7 @@ from lrconv.nn.recipe import (
     Schedule,
     fine_tune,
     load_digits_split,
+    sample_per_class,
     train_digits_cnn,
 )
 from lrconv.nn.training import SGD, Adam, History, evaluate, predict, softmax_cross_entropy, train
@@ -67,6 +68,7 @@ __all__ = [
     "load_digits_split",
     "per_class_accuracy",
     "predict",
+    "sample_per_class",
     "small_cnn",
     "softmax_cross_entropy",
     "train",

@@ -124,6 +124,19 @@ class Sequential:
         new.layers[index] = layer
         return new
 
+    def only_trainable(self, *indices: int) -> Sequential:
+        """A copy in which only the layers ``indices`` are trainable, e.g. ``only_trainable(7)``
+        for a linear probe (chapter 8): training then backpropagates no further than the
+        lowest of them."""
+        chosen = {check_int(i, "indices[i]", 0) for i in indices}
+        if any(i >= len(self.layers) for i in chosen):
+            raise ValueError(f"indices must be below {len(self.layers)}; received "
+                             f"{sorted(chosen)}")
+        new = self.copy()
+        for i, layer in enumerate(new.layers):
+            layer.trainable = i in chosen
+        return new
+
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_cache")}
 

@@ -21,12 +21,12 @@ from typing import NamedTuple
 import numpy as np
 
 from lrconv._validate import check_float, check_int
-from lrconv.nn._checks import Seed, check_dtype, check_type
+from lrconv.nn._checks import Seed, as_generator, as_labels, check_dtype, check_type
 from lrconv.nn.container import Sequential, small_cnn
 from lrconv.nn.training import Adam, History, train
 
 __all__ = ["DIGITS_SCHEDULE", "DigitsSplit", "Schedule", "fine_tune", "load_digits_split",
-           "train_digits_cnn"]
+           "sample_per_class", "train_digits_cnn"]
 
 
 class DigitsSplit(NamedTuple):
@@ -150,3 +150,27 @@ def fine_tune(model: Sequential, X: object, y: object, *, epochs: int = 2, lr: f
     """
     return train(model, X, y, epochs=epochs, batch_size=batch_size, optimizer=Adam(lr=lr),
                  seed=seed)
+
+
+def sample_per_class(y: object, per_class: int, *, seed: Seed = 0) -> np.ndarray:
+    """Indices of ``per_class`` examples of every class of ``y``, drawn without replacement
+    (chapter 8's few-shot setting, e.g. 10 images per digit).
+
+    Returns the indices sorted, so ``X[idx], y[idx]`` keep the original order. Every class
+    present in ``y`` must have at least ``per_class`` examples.
+    """
+    labels = np.asarray(y)
+    if labels.ndim != 1 or labels.size == 0:
+        raise ValueError(f"y must be a non-empty 1-D array of labels; received shape "
+                         f"{labels.shape}")
+    labels = as_labels(labels, labels.size, "y")
+    per_class = check_int(per_class, "per_class", 1)
+    rng = as_generator(seed, "seed")
+    picks = []
+    for label in np.unique(labels):
+        where = np.flatnonzero(labels == label)
+        if where.size < per_class:
+            raise ValueError(f"per_class must be at most the size of the smallest class; "
+                             f"class {label} has {where.size} examples, received {per_class}")
+        picks.append(rng.choice(where, size=per_class, replace=False))
+    return np.sort(np.concatenate(picks))

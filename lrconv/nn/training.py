@@ -3,7 +3,8 @@
 :func:`train`, :func:`predict` and :func:`evaluate` check their arguments once and convert the
 images to the network's type (:attr:`Sequential.dtype`); each step then runs the unchecked
 passes: a forward pass, the loss, a backward pass that stops at the lowest trainable layer, and
-one optimizer update.
+one optimizer update. The loops run with BLAS on one thread: the book's matrix products are
+small, and threads that wait for each other (or for a busy core) cost more than they save.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from lrconv._validate import check_float, check_int
 from lrconv.nn._checks import Seed, as_batch, as_float, as_generator, as_labels, check_type
@@ -202,27 +204,35 @@ def train(model: Sequential, X: object, y: object, *, epochs: int, batch_size: i
     rng = as_generator(seed, "seed")
     top = int(labels.max()) if labels.size else 0
     history = History()
-    n = x.shape[0]
-    for _ in range(epochs):
-        order = rng.permutation(n)
-        total = 0.0
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            logits = model._forward(x[idx])
-            if top >= logits.shape[1]:
-                raise ValueError(f"y must hold labels below {logits.shape[1]} (the network's "
-                                 f"number of outputs); received a maximum of {top}")
-            loss, grad = _xent(logits, labels[idx])
-            model._backward(grad)
-            optimizer._step(model)
-            total += loss * idx.size
-        history.loss.append(total / n)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(epochs):
+            history.loss.append(_epoch(model, x, labels, top, batch_size, optimizer, rng))
     return history
 
 
+def _epoch(model: Sequential, x: np.ndarray, labels: np.ndarray, top: int, batch_size: int,
+           optimizer: _Optimizer, rng: np.random.Generator) -> float:
+    """One pass over the images in a random order; the mean loss."""
+    n = x.shape[0]
+    order = rng.permutation(n)
+    total = 0.0
+    for start in range(0, n, batch_size):
+        idx = order[start:start + batch_size]
+        logits = model._forward(x[idx])
+        if top >= logits.shape[1]:
+            raise ValueError(f"y must hold labels below {logits.shape[1]} (the network's "
+                             f"number of outputs); received a maximum of {top}")
+        loss, grad = _xent(logits, labels[idx])
+        model._backward(grad)
+        optimizer._step(model)
+        total += loss * idx.size
+    return total / n
+
+
 def _predict(model: Sequential, x: np.ndarray, batch_size: int) -> np.ndarray:
-    out = [np.argmax(model._forward(x[s:s + batch_size]), axis=1)
-           for s in range(0, x.shape[0], batch_size)]
+    with threadpool_limits(limits=1, user_api="blas"):
+        out = [np.argmax(model._forward(x[s:s + batch_size]), axis=1)
+               for s in range(0, x.shape[0], batch_size)]
     return np.concatenate(out)
 
 
