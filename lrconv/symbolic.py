@@ -191,8 +191,8 @@ def toeplitz_matrix(input_shape: tuple[int, int], kernel: object, *, stride: Pai
     sh, sw = check_pair(stride, "stride", 1)
     ph, pw = check_pair(padding, "padding", 0)
     rows = max(0, (h + 2 * ph - km.rows) // sh + 1) * max(0, (w + 2 * pw - km.cols) // sw + 1)
-    check_entries(rows * h * w, f"the matrix of the correlation of input_shape {(h, w)}",
-                  MAX_PRODUCTS)
+    check_entries(rows * h * w, f"the matrix of the correlation of input_shape {(h, w)} "
+                  f"(stride {(sh, sw)}, padding {(ph, pw)})", MAX_PRODUCTS)
     # a fresh symbol name that cannot clash with symbols of a symbolic kernel
     taken = {s.name for s in km.free_symbols}
     name = "xi"
@@ -436,7 +436,7 @@ def symbolic_cp_stages(x: Sequence[object], out: object, inp: object, vertical: 
     rank = a.cols
     padded = (xs[0].rows + 2 * ph) * (xs[0].cols + 2 * pw)
     check_entries(rank * (len(xs) + a.rows) * padded, f"the CP stages of rank {rank} on x of "
-                   f"shape {xs[0].shape}", MAX_PRODUCTS, "products")
+                   f"shape {xs[0].shape} (padding {(ph, pw)})", MAX_PRODUCTS, "products")
     s1 = [expand_matrix(sum((b[i, r] * xs[i] for i in range(len(xs))), sp.zeros(*xs[0].shape)))
           for r in range(rank)]
     s2 = [vertical_pass(s1[r], v[:, r], stride=sh, padding=ph) for r in range(rank)]

@@ -14,9 +14,10 @@ Timings are never deterministic: the book shows them and never asserts them.
 
 Bad input: functions must be callables and a mapping of them must be non-empty and named by
 strings; counts (``repeat``, ``number``, ``warmup``, ``max_number``) are integers (bools
-excluded) of at least 1 (0 for ``warmup``); ``min_time`` is a finite real number >= 0. A
-:class:`Timing` checks its fields when it is made. Wrong types raise ``TypeError``, wrong values
-``ValueError``, each naming the argument.
+excluded) of at least 1 (0 for ``warmup``); ``min_time`` is a finite real number >= 0. No
+request calls a function more than ten million times (:data:`MAX_CALLS`), so that a typo cannot
+start a run that never ends. A :class:`Timing` checks its fields when it is made. Wrong types
+raise ``TypeError``, wrong values ``ValueError``, each naming the argument.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ from lrconv._validate import (
     check_nonempty,
 )
 
-__all__ = ["Timing", "calls_per_round", "compare", "median_time", "speedup"]
+__all__ = ["MAX_CALLS", "Timing", "calls_per_round", "compare", "median_time", "speedup"]
+
+MAX_CALLS = 10**7
+"""The most calls of one function that one timing request may make."""
 
 
 class _TimingFields(NamedTuple):
@@ -112,6 +116,9 @@ def calls_per_round(fn: Callable[[], object], *, min_time: float = 0.02,
     """
     _check_callable(fn, "fn")
     max_number = check_int(max_number, "max_number", 1)
+    if max_number > MAX_CALLS // 2:  # the doubling search calls fn about 2 max_number times
+        raise ValueError(f"max_number must be at most {MAX_CALLS // 2:,} (MAX_CALLS / 2); "
+                         f"received {max_number:,}")
     min_time = check_float(min_time, "min_time", minimum=0.0)
     number = 1
     while number < max_number and _one_round(fn, number) * number < min_time:
@@ -162,6 +169,11 @@ def compare(
     repeat = check_int(repeat, "repeat", 1)
     number = check_int(number, "number", 1)
     warmup = check_int(warmup, "warmup", 0)
+    calls = warmup + repeat * number
+    if calls > MAX_CALLS:
+        raise ValueError(f"warmup + repeat * number must be at most {MAX_CALLS:,} calls of each "
+                         f"function (MAX_CALLS); received warmup = {warmup}, repeat = {repeat}, "
+                         f"number = {number}")
     check_budget(repeat * len(fns), 8, f"the timings of {len(fns)} functions (repeat = {repeat})")
     names = list(fns)
     for name in names:

@@ -182,5 +182,15 @@ def test_a_timing_keeps_valid_fields_as_float_arrays():
 
 
 def test_more_rounds_than_the_memory_budget_are_refused():
-    with pytest.raises(ValueError, match=r"timings of 1 functions \(repeat = 1000000000\)"):
-        compare({"f": _noop}, repeat=10**9)
+    with pytest.raises(ValueError, match=r"timings of 3000 functions \(repeat = 1000000\)"):
+        compare({str(i): _noop for i in range(3000)}, repeat=10**6)
+
+
+@pytest.mark.parametrize("kwargs", [dict(repeat=10**7), dict(number=10**30),
+                                    dict(warmup=10**7, repeat=1)])
+def test_runs_that_would_not_end_are_refused(kwargs):
+    with pytest.raises(ValueError, match=r"^warmup \+ repeat \* number must be at most "
+                                         r"10,000,000 calls"):
+        compare({"f": _noop}, **kwargs)
+    with pytest.raises(ValueError, match=r"^max_number must be at most 5,000,000"):
+        calls_per_round(_noop, max_number=10**9)
