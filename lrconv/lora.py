@@ -15,6 +15,7 @@ In both the factor next to the output (``up``, ``out``) starts at zero, so the a
 starts exactly at the pretrained one. ``params()`` holds only the update's factors (the base
 kernel and the bias are frozen); :meth:`~lrconv.nn.UpdateConv2d.merged` returns a plain
 :class:`~lrconv.nn.Conv2d` with the kernel ``K0 + Delta K`` (the cost of the original layer).
+:func:`update_param_count` is :func:`lrconv.cost.update_param_count`, named here too.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 
 from lrconv._validate import as_array, check_float, check_int, check_ndim
 from lrconv.conv import conv2d, pointwise_conv2d
+from lrconv.cost import UPDATE_FORMS, update_param_count
 from lrconv.factors import CPFactors
 from lrconv.layers import cp_conv2d
 from lrconv.nn import Conv2d, Layer, Linear, Sequential, UpdateConv2d
@@ -41,25 +43,7 @@ __all__ = [
     "update_param_count",
 ]
 
-FORMS = ("full", "locon", "cp")
-
-
-def update_param_count(c_in: int, c_out: int, kh: int, kw: int, rank: int, form: str) -> int:
-    """Trainable parameters of an update of a ``(c_out, c_in, kh, kw)`` kernel (chapter 8).
-
-    ``"full"``: ``c_out c_in kh kw`` (the whole kernel); ``"locon"``: ``r (c_in kh kw + c_out)``;
-    ``"cp"``: ``r (c_out + c_in + kh + kw)``. Biases are not counted.
-    """
-    c_in, c_out = check_int(c_in, "c_in", 1), check_int(c_out, "c_out", 1)
-    kh, kw = check_int(kh, "kh", 1), check_int(kw, "kw", 1)
-    r = check_int(rank, "rank", 1)
-    if form == "full":
-        return c_out * c_in * kh * kw
-    if form == "locon":
-        return r * (c_in * kh * kw + c_out)
-    if form == "cp":
-        return r * (c_out + c_in + kh + kw)
-    raise ValueError(f"form must be one of {FORMS}; received {form!r}")
+FORMS = UPDATE_FORMS  # kept for chapter 8; the count lives in lrconv.cost
 
 
 class _LoConFields(NamedTuple):
