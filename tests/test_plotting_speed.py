@@ -80,12 +80,22 @@ def test_roofline_draws_min_of_the_two_roofs():
     np.testing.assert_allclose(y, np.minimum(300.0, 15.0 * x))
     assert x.min() <= 0.8 / 2 and x.max() >= 184 * 2  # the roof spans every point
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    legend = ax.get_legend().get_texts()[0].get_text()
+    assert "sgemm: 300 GFLOP/s" in legend and "copy: 15 GB/s" in legend
     words = [t.get_text() for t in ax.texts]
-    assert "sgemm: 300 GFLOP/s" in words and "copy: 15 GB/s" in words
-    assert "dense" in words and "depthwise" in words
+    assert words == ["dense", "depthwise"]
     points = [(line.get_xdata()[0], line.get_ydata()[0]) for line in ax.lines[1:]]
     assert points == [(184.0, 150.0), (0.8, 3.0)]
     assert "FLOPs per byte" in ax.get_xlabel() and "GFLOP/s" in ax.get_ylabel()
+    lo, hi = ax.get_ylim()
+    assert lo < 3.0 and hi > 300.0  # every point and the peak inside
+
+
+def test_roofline_stacks_the_labels_of_points_at_the_same_place():
+    ax = plot_roofline({"a": (1.0, 2.0), "b": (1.05, 2.1), "c": (100.0, 50.0)}, peak=100.0,
+                       bandwidth=10.0)
+    offsets = {t.get_text(): t.xyann for t in ax.texts}
+    assert offsets["a"] != offsets["b"] and offsets["a"] == offsets["c"]
 
 
 @pytest.mark.parametrize(("kwargs", "error", "match"), [

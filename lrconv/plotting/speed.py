@@ -96,8 +96,8 @@ def plot_stage_bars(
         ax.set_ylim(0, 100)
     if title:
         ax.set_title(title)
-    if legend:
-        ax.legend(fontsize=8, loc="upper left")
+    if legend:  # full-height bars (shares) leave no room inside: the legend goes to the right
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0) if shares else None)
     return ax
 
 
@@ -129,7 +129,7 @@ def plot_roofline(
         Memory roof in GB/s (e.g. measured with a large copy).
     ax : Axes, optional
     peak_label, bandwidth_label : str
-        Where each roof comes from, written next to it.
+        Where each roof comes from, written in the legend with its value.
     title : str, optional
 
     Returns
@@ -153,20 +153,23 @@ def plot_roofline(
     grid = np.geomspace(lo, hi, 200)
     ax = _new_axes(ax, figsize=(5.8, 3.8))
     ax.plot(grid, np.minimum(peak, bandwidth * grid), color="0.45", lw=1.5, ls="-",
-            label="roof: min(peak, bandwidth x intensity)")
-    ax.text(hi, peak * 1.08, f"{peak_label}: {peak:.0f} GFLOP/s", ha="right", va="bottom",
-            fontsize=8, color="0.3")
-    x_text = lo * 1.3
-    ax.text(x_text, bandwidth * x_text * 1.25, f"{bandwidth_label}: {bandwidth:.0f} GB/s",
-            ha="left", va="bottom", fontsize=8, color="0.3", rotation=0)
+            label=f"roof = min({peak_label}: {peak:.0f} GFLOP/s,\n"
+                  f"{bandwidth_label}: {bandwidth:.0f} GB/s x intensity)")
     for i, (label, x, y) in enumerate(xy):
         ax.plot([x], [y], ls="none", marker=MARKERS[i % len(MARKERS)], color="0.1",
                 markerfacecolor="white" if i else "0.1")
-        ax.annotate(label, (x, y), xytext=(5, -3), textcoords="offset points", fontsize=8,
-                    va="top")
+        # points at nearly the same place get their labels apart, not printed on each other
+        near = sum(abs(np.log10(x / px)) < 0.15 and abs(np.log10(y / py)) < 0.3
+                   for _, px, py in xy[:i])
+        above = near % 2 == 1  # alternate below and above the point, then move further out
+        shift = 3 + 10 * (near // 2)
+        ax.annotate(label, (x, y), xytext=(6, shift if above else -shift),
+                    textcoords="offset points", fontsize=8, va="bottom" if above else "top")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
+    ax.set_ylim(min([p[2] for p in xy] + [bandwidth * lo]) / 3, peak * 2)
+    ax.legend(loc="lower right", fontsize=8)
     ax.set_xlabel("arithmetic intensity (FLOPs per byte moved)")
     ax.set_ylabel("achieved GFLOP/s")
     if title:
