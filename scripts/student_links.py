@@ -31,11 +31,38 @@ CHAPTER = re.compile(r"book/\d\d_\w+")
 HELP_PAGE = "book/troubleshooting"
 
 
-def student_box(pagename: str, notebook: str, target_uri: str, help_uri: str | None) -> str:
+# Binder runs the repository's postBuild after installing environment.yml; when that writes the
+# student edition (BINDER_STUDENT_FOLDER), the box also opens the student notebook on Binder.
+BINDER_STUDENT_FOLDER = "_build/student"
+
+
+def binder_student_url(root: Path, notebook: str) -> str | None:
+    """The Binder URL of a student notebook, or None when Binder would not build the edition."""
+    post_build = root / "postBuild"
+    if not post_build.is_file() or "editions.py student" not in post_build.read_text():
+        return None
+    import yaml
+
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    url = str(config["repository"]["url"]).rstrip("/")
+    branch = config["repository"].get("branch") or "main"
+    hub = str((config.get("launch_buttons") or {}).get("binderhub_url") or "").rstrip("/")
+    if not hub or not url.startswith("https://github.com/"):
+        return None
+    repo = url.removeprefix("https://github.com/")
+    return f"{hub}/v2/gh/{repo}/{branch}?urlpath=lab/tree/{BINDER_STUDENT_FOLDER}/{notebook}"
+
+
+def student_box(pagename: str, notebook: str, target_uri: str, help_uri: str | None,
+                binder_url: str | None = None) -> str:
     """The HTML of the box for one chapter page."""
     here = target_uri
     nb_uri = html.escape(relative_uri(here, f"{STUDENT_FOLDER}/{notebook}"))
     zip_uri = html.escape(relative_uri(here, f"{STUDENT_FOLDER}/{ZIP_NAME}"))
+    binder = ""
+    if binder_url is not None:
+        binder = (f' <a class="reference external" href="{html.escape(binder_url)}">Open it on '
+                  "Binder</a>.")
     how = ""
     if help_uri is not None:
         how = (f' How to open it on Colab or Binder: <a class="reference internal" '
@@ -47,7 +74,7 @@ def student_box(pagename: str, notebook: str, target_uri: str, help_uri: str | N
         f'href="{nb_uri}" download>{html.escape(notebook)}</a>: the exercises keep their stubs '
         "and checkers, without solutions or outputs, and its first cell installs what the "
         f'chapter needs. All chapters: <a class="reference download" href="{zip_uri}" '
-        f"download>{ZIP_NAME}</a>.{how}</p></div>"
+        f"download>{ZIP_NAME}</a>.{binder}{how}</p></div>"
     )
 
 
@@ -59,7 +86,9 @@ def _add_box(app: Sphinx, pagename: str, templatename: str, context: dict, doctr
         return
     help_uri = (app.builder.get_relative_uri(pagename, HELP_PAGE)
                 if HELP_PAGE in app.env.all_docs else None)
-    box = student_box(pagename, source.name, app.builder.get_target_uri(pagename), help_uri)
+    root = Path(__file__).resolve().parents[1]
+    box = student_box(pagename, source.name, app.builder.get_target_uri(pagename), help_uri,
+                      binder_student_url(root, source.name))
     body = context["body"]
     end = body.find("</h1>")
     context["body"] = body[:end + 5] + box + body[end + 5:] if end >= 0 else box + body

@@ -425,3 +425,18 @@ def test_assessment_items_quote_the_computed_numbers():
     full, locon, cp = got["A7"]
     assert (full, locon, cp) == (36864, 2560, 536) and f"{100 * locon / full:.2f}" in text
     assert f"{100 * cp / full:.2f}" in text
+
+
+def test_binder_opens_the_student_edition_only_when_binder_builds_it(tmp_path):
+    (tmp_path / "_config.yml").write_text(
+        "repository:\n  url: https://github.com/a/b\n  branch: main\n"
+        "launch_buttons:\n  binderhub_url: https://mybinder.org\n")
+    assert student_links.binder_student_url(tmp_path, "01_x.ipynb") is None
+    post_build = "python3 scripts/editions.py student --out _build/student\n"
+    (tmp_path / "postBuild").write_text(post_build)
+    assert student_links.binder_student_url(tmp_path, "01_x.ipynb") == (
+        "https://mybinder.org/v2/gh/a/b/main?urlpath=lab/tree/_build/student/01_x.ipynb"
+    )
+    box = student_links.student_box("book/01_x", "01_x.ipynb", "book/01_x.html", None,
+                                    student_links.binder_student_url(tmp_path, "01_x.ipynb"))
+    assert 'href="https://mybinder.org/v2/gh/a/b/main?urlpath=lab/tree/_build/student/01_x' in box
