@@ -8,8 +8,9 @@ it). The backward pass reuses ``X``: with ``G = dL/dY`` (``N H' W' x C_out``)
 
 ``dL/dW = X^T G``  and  ``dL/dX = G W^T``,
 
-two matrix products; ``dL/dX`` is then added back into the (padded) input positions it came
-from, one strided addition per kernel tap ("col2im", the adjoint of im2col).
+two matrix products; ``dL/dX`` is computed tap by tap (one batched product, each tap's block
+contiguous) and added back into the (padded) input positions it came from, one strided
+addition per kernel tap ("col2im", the adjoint of im2col).
 
 Shapes are PyTorch's ``(N, C, H, W)``; in memory the layer's output is channels-last
 (``Y`` reshaped to ``(N, H', W', C_out)`` and viewed as ``(N, C_out, H', W')``), which keeps the
@@ -68,19 +69,25 @@ def _im2col(x: np.ndarray, kh: int, kw: int, stride: tuple[int, int], padding: t
     return view.reshape(n * ho * wo, kh * kw * c)
 
 
-def _col2im(cols: np.ndarray, x_shape: tuple[int, ...], kh: int, kw: int,
-            stride: tuple[int, int], padding: tuple[int, int], ho: int, wo: int) -> np.ndarray:
-    """The adjoint of :func:`_im2col`: every entry added back at its input position.
+def _input_grad(g2: np.ndarray, kernel: np.ndarray, x_shape: tuple[int, ...],
+                stride: tuple[int, int], padding: tuple[int, int], ho: int, wo: int
+                ) -> np.ndarray:
+    """``dL/dx`` from ``G`` (``N H' W' x C_out``): the adjoint of im2col ("col2im").
 
-    Returns an ``(N, C, H, W)`` view of channels-last memory."""
+    One batched product gives every tap's share ``G K[:, :, i, j]`` as its own contiguous
+    block, which is then added into the padded input at the tap's (strided) offset. Returns an
+    ``(N, C, H, W)`` view of channels-last memory.
+    """
     n, c, h, w = x_shape
+    c_out, _, kh, kw = kernel.shape
     (sh, sw), (ph, pw) = stride, padding
-    d = cols.reshape(n, ho, wo, kh, kw, c)
-    gxp = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=cols.dtype)
+    taps = np.ascontiguousarray(kernel.transpose(2, 3, 0, 1)).reshape(kh * kw, c_out, c)
+    parts = np.matmul(g2, taps).reshape(kh, kw, n, ho, wo, c)
+    gxp = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=parts.dtype)
     for i in range(kh):
         rows = slice(i, i + sh * (ho - 1) + 1, sh)
         for j in range(kw):
-            gxp[:, rows, j:j + sw * (wo - 1) + 1:sw, :] += d[:, :, :, i, j, :]
+            gxp[:, rows, j:j + sw * (wo - 1) + 1:sw, :] += parts[i, j]
     return gxp[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2)
 
 
@@ -143,7 +150,7 @@ def conv2d_backward(
     cols = _im2col(xa, k.shape[2], k.shape[3], st, pad, ho, wo)
     g2 = _grad_matrix(g)
     gk = _kernel_from_matrix(cols.T @ g2, k.shape) if kernel_grad else None
-    gx = _col2im(g2 @ _matrix(k).T, xa.shape, k.shape[2], k.shape[3], st, pad, ho, wo)
+    gx = _input_grad(g2, k, xa.shape, st, pad, ho, wo)
     return np.ascontiguousarray(gx), gk
 
 
@@ -230,20 +237,19 @@ class Conv2d(Layer):
         matrix = _matrix(k)
         out = cols @ matrix
         out += self.bias
-        self._cache = (cols, x.shape, matrix, k.shape, ho, wo)
+        self._cache = (cols, x.shape, k, ho, wo)
         self._cache_out_shape = (n, c_out, ho, wo)
         return out.reshape(n, ho, wo, c_out).transpose(0, 3, 1, 2)
 
     def _backward(self, grad: np.ndarray, need_input: bool) -> np.ndarray | None:
-        cols, x_shape, matrix, k_shape, ho, wo = self._cache
+        cols, x_shape, k, ho, wo = self._cache
         g2 = _grad_matrix(grad)
         if self.trainable:
-            self._grads = self._param_grads(_kernel_from_matrix(cols.T @ g2, k_shape),
+            self._grads = self._param_grads(_kernel_from_matrix(cols.T @ g2, k.shape),
                                             g2.sum(axis=0))
         if not need_input:
             return None
-        return _col2im(g2 @ matrix.T, x_shape, k_shape[2], k_shape[3], self.stride,
-                       self.padding, ho, wo)
+        return _input_grad(g2, k, x_shape, self.stride, self.padding, ho, wo)
 
     def _check_input(self, x: object, name: str = "x") -> np.ndarray:
         return as_batch(x, name, self.dtype, 4, "(N, C_in, H, W)")
