@@ -231,3 +231,20 @@ def test_bad_options_are_refused():
         nn.FactorizedConv2d.from_conv(conv, "cp", 2, init="random", seed="s")
     with pytest.raises(TypeError, match="seed must be an integer"):
         nn.CPConv2d.from_conv(conv, 2, seed=1.5)
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_copies_keep_factors_and_parameters_the_same_arrays(form):
+    """After a network copy the optimizer's in-place updates still reach the kernel."""
+    _, _, _, small = FORMS[form]
+    model = nn.small_cnn(0, channels=(4, 6))
+    model = model.replace(3, nn.FactorizedConv2d.from_conv(model[3], form, small))
+    clone = model.copy()
+    layer = clone[3]
+    assert all(layer.params()[n] is a for n, a in zip(layer.factors._fields, layer.factors,
+                                                       strict=True))
+    before = layer.kernel().copy()
+    for name in layer.factors._fields:
+        layer.params()[name] *= 2.0
+    assert not np.allclose(layer.kernel(), before)
+    np.testing.assert_array_equal(model[3].kernel(), before)  # the original is untouched
