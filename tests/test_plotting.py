@@ -141,21 +141,24 @@ def test_plot_toeplitz():
 
 
 @pytest.mark.parametrize(
-    ("call", "error"),
+    ("call", "error", "match"),
     [
-        (lambda: P.plot_kernel(np.ones(3)), ValueError),
-        (lambda: P.plot_kernel("abc"), TypeError),
-        (lambda: P.plot_channels(np.ones((4, 5, 5))), ValueError),
-        (lambda: P.plot_channels(np.ones((5, 5))), ValueError),
-        (lambda: P.plot_patch_cube((3, 2, 2), kernel_size=3), ValueError),
-        (lambda: P.plot_patch_cube((3, 7, 7), kernel_size=3, position=(5, 0)), ValueError),
-        (lambda: P.plot_sliding_window((5, 5), kernel_size=3, positions=[(3, 0)]), ValueError),
-        (lambda: P.plot_sliding_window((5, 5), kernel_size=3, stride=0), ValueError),
-        (lambda: P.plot_kernel(np.ones((2, 2)), ax="axes"), TypeError),
+        (lambda: P.plot_kernel(np.ones(3)), ValueError, r"kernel must have"),
+        (lambda: P.plot_kernel("abc"), TypeError, r"kernel must be"),
+        (lambda: P.plot_channels(np.ones((4, 5, 5))), ValueError, r"photo must have"),
+        (lambda: P.plot_channels(np.ones((5, 5))), ValueError, r"photo must have"),
+        (lambda: P.plot_patch_cube((3, 2, 2), kernel_size=3), ValueError, r"kernel_size \(3, 3\)"),
+        (lambda: P.plot_patch_cube((3, 7, 7), kernel_size=3, position=(5, 0)),
+         ValueError, r"position \(5, 0\)"),
+        (lambda: P.plot_sliding_window((5, 5), kernel_size=3, positions=[(3, 0)]),
+         ValueError, r"position \(3, 0\)"),
+        (lambda: P.plot_sliding_window((5, 5), kernel_size=3, stride=0),
+         ValueError, r"stride must be"),
+        (lambda: P.plot_kernel(np.ones((2, 2)), ax="axes"), TypeError, r"ax must be"),
     ],
 )
-def test_bad_input(call, error):
-    with pytest.raises(error):
+def test_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
         call()
 
 
@@ -261,24 +264,27 @@ def test_plot_stage_diagram_labels_shapes_and_costs():
 
 
 @pytest.mark.parametrize(
-    ("call", "error"),
+    ("call", "error", "match"),
     [
-        (lambda: P.plot_singular_values({}), TypeError),
-        (lambda: P.plot_singular_values({"a": np.ones((2, 2))}), ValueError),
-        (lambda: P.plot_rank_approximations(np.ones((2, 2)), []), ValueError),
-        (lambda: P.plot_rank_approximations(np.ones((2, 2)), [np.ones((3, 3))]), ValueError),
+        (lambda: P.plot_singular_values({}), TypeError, r"values must be"),
+        (lambda: P.plot_singular_values({"a": np.ones((2, 2))}),
+         ValueError, r"values\['a'\] must have"),
+        (lambda: P.plot_rank_approximations(np.ones((2, 2)), []), ValueError, r"terms must hold"),
+        (lambda: P.plot_rank_approximations(np.ones((2, 2)), [np.ones((3, 3))]),
+         ValueError, r"terms\[0\] must have"),
         (lambda: P.plot_rank_outputs(np.ones((3, 3)), [np.ones((2, 2))], [np.ones((3, 3))],
-                                     []), ValueError),
+                                     []), ValueError, r"kernels, outputs and"),
         (lambda: P.plot_rank_outputs(np.ones((3, 3)), [np.ones((2, 2))], [np.ones((2, 3))],
-                                     ["a"]), ValueError),
-        (lambda: P.plot_rank_error_curve([1, 2], {"a": [1.0]}), ValueError),
-        (lambda: P.plot_rank_error_curve([1, 2], {}), TypeError),
-        (lambda: P.plot_stage_diagram([]), ValueError),
-        (lambda: P.plot_stage_diagram([(1, 2)]), TypeError),
+                                     ["a"]), ValueError, r"outputs\[0\] must have"),
+        (lambda: P.plot_rank_error_curve([1, 2], {"a": [1.0]}),
+         ValueError, r"curves\['a'\] must have"),
+        (lambda: P.plot_rank_error_curve([1, 2], {}), TypeError, r"curves must be"),
+        (lambda: P.plot_stage_diagram([]), ValueError, r"stages must hold"),
+        (lambda: P.plot_stage_diagram([(1, 2)]), TypeError, r"stages\[0\] must have"),
     ],
 )
-def test_chapter_3_4_helpers_reject_bad_input(call, error):
-    with pytest.raises(error):
+def test_chapter_3_4_helpers_reject_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
         call()
 
 
@@ -303,17 +309,20 @@ def test_plot_convergence_numbers_the_sweeps_from_one():
 
 
 @pytest.mark.parametrize(
-    ("call", "error"),
+    ("call", "error", "match"),
     [
-        (lambda: P.plot_curves({}, xlabel="x", ylabel="y"), TypeError),
-        (lambda: P.plot_curves({"a": [1, 2, 3]}, xlabel="x", ylabel="y"), TypeError),
-        (lambda: P.plot_curves({"a": ([1, 2], [1.0])}, xlabel="x", ylabel="y"), ValueError),
-        (lambda: P.plot_convergence([1.0, 0.5]), TypeError),
-        (lambda: P.plot_convergence({"a": np.ones((2, 2))}), ValueError),
+        (lambda: P.plot_curves({}, xlabel="x", ylabel="y"), TypeError, r"series must be"),
+        (lambda: P.plot_curves({"a": [1, 2, 3]}, xlabel="x", ylabel="y"),
+         TypeError, r"series\['a'\] must be"),
+        (lambda: P.plot_curves({"a": ([1, 2], [1.0])}, xlabel="x", ylabel="y"),
+         ValueError, r"series\['a'\] needs x"),
+        (lambda: P.plot_convergence([1.0, 0.5]), TypeError, r"histories must be"),
+        (lambda: P.plot_convergence({"a": np.ones((2, 2))}),
+         ValueError, r"histories\['a'\] must have"),
     ],
 )
-def test_chapter_5_helpers_reject_bad_input(call, error):
-    with pytest.raises(error):
+def test_chapter_5_helpers_reject_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
         call()
 
 
