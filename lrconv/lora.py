@@ -30,7 +30,7 @@ from lrconv.cost import UPDATE_FORMS, update_param_count
 from lrconv.factors import CPFactors
 from lrconv.layers import cp_conv2d
 from lrconv.nn import Conv2d, Layer, Linear, Sequential, UpdateConv2d
-from lrconv.nn._checks import Seed, as_batch, as_float, as_generator, check_type
+from lrconv.nn._checks import Seed, as_batch, as_float, as_generator, check_size, check_type
 
 __all__ = [
     "CPUpdateConv2d",
@@ -230,6 +230,7 @@ class LoRALinear(Layer):
         r = check_int(rank, "rank", 1)
         rng = as_generator(seed, "seed")
         n_out, n_in = base.weight.shape
+        check_size((r, max(n_in, n_out)), "the update's factors")
         return cls(base, rng.standard_normal((r, n_in)) / np.sqrt(n_in), np.zeros((n_out, r)),
                    scale=scale, train_bias=train_bias)
 

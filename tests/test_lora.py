@@ -300,3 +300,11 @@ def test_a_bad_seed_is_refused_by_name(seed):
         lora.LoConConv2d.from_conv(base, 1, seed=seed)
     with pytest.raises((TypeError, ValueError), match="seed must be"):
         lora.adapt(nn.small_cnn(0, channels=(1, 1)), 1, seed=seed)
+
+
+def test_update_ranks_beyond_the_memory_budget_are_refused():
+    base = _base_conv(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="the update's factors would need .* GiB budget"):
+        lora.LoConConv2d.from_conv(base, 10**9)
+    with pytest.raises(ValueError, match="the update's factors would need"):
+        lora.LoRALinear.from_linear(nn.Linear(np.ones((2, 2))), 10**9)

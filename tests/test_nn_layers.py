@@ -274,3 +274,16 @@ def test_bad_network_arguments_name_the_argument():
         model.replace(0, 5)
     with pytest.raises(RuntimeError, match="call Sequential.forward before backward"):
         model.backward(np.ones((1, 10)))
+
+
+def test_requests_beyond_the_memory_budget_are_refused_before_allocating():
+    with pytest.raises(ValueError, match="the kernel of Conv2d.init would need .* GiB budget"):
+        nn.Conv2d.init(10**5, 10**5, 3)
+    with pytest.raises(ValueError, match="the weight of Linear.init would need"):
+        nn.Linear.init(10**6, 10**6)
+    with pytest.raises(ValueError, match="the kernel of Conv2d.init would need"):
+        nn.small_cnn(0, channels=(10**5, 10**5))
+    with pytest.raises(ValueError, match="the im2col matrix of a convolution would need"):
+        nn.Conv2d(np.ones((1, 1, 1, 1)), padding=10**5).forward(np.ones((1, 1, 1, 1)))
+    with pytest.raises(ValueError, match="the kernel of a random factorized layer would need"):
+        nn.FactorizedConv2d.random("cp", (10**5, 10**5, 3, 3), 2)

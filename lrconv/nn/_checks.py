@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from lrconv._validate import as_array, check_ndim
+from lrconv._validate import as_array, check_budget, check_ndim
 
 Seed = int | np.random.Generator | None
 """A seed for :func:`numpy.random.default_rng`, or a Generator used as it is."""
@@ -80,3 +80,11 @@ def check_type(value: object, cls: type | tuple[type, ...], name: str, what: str
     """``TypeError`` unless ``value`` is an instance of ``cls``."""
     if not isinstance(value, cls):
         raise TypeError(f"{name} must be {what}; received {type(value).__name__}")
+
+
+def check_size(shape: tuple[int, ...], what: str, itemsize: int = 8) -> None:
+    """Refuse, before allocating, an array of ``shape`` beyond lrconv's memory budget."""
+    n = 1
+    for s in shape:
+        n *= int(s)
+    check_budget(n, itemsize, what)

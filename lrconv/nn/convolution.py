@@ -23,7 +23,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from lrconv._validate import Pair, check_int, check_pair
-from lrconv.nn._checks import Seed, as_batch, as_float, as_generator, check_dtype
+from lrconv.nn._checks import Seed, as_batch, as_float, as_generator, check_dtype, check_size
 from lrconv.nn.layers import Layer
 
 __all__ = ["Conv2d", "conv2d_backward"]
@@ -54,6 +54,9 @@ def _im2col(x: np.ndarray, kh: int, kw: int, stride: tuple[int, int], padding: t
     """
     n, c, h, w = x.shape
     ph, pw = padding
+    check_size((n, ho, wo, kh, kw, c), "the im2col matrix of a convolution", x.dtype.itemsize)
+    check_size((n, h + 2 * ph, w + 2 * pw, c), "the padded input of a convolution",
+               x.dtype.itemsize)
     xp = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
     xp[:, ph:ph + h, pw:pw + w, :] = x.transpose(0, 2, 3, 1)
     if c * kw < _SHORT_RUN:  # few channels: one block per tap is the faster copy
@@ -200,6 +203,7 @@ class Conv2d(Layer):
         c_in, c_out = check_int(c_in, "c_in", 1), check_int(c_out, "c_out", 1)
         size = check_int(size, "size", 1)
         gen, dt = as_generator(rng, "rng"), check_dtype(dtype)
+        check_size((c_out, c_in, size, size), "the kernel of Conv2d.init")
         std = np.sqrt(2.0 / (c_in * size * size))
         return cls(std * gen.standard_normal((c_out, c_in, size, size)), None, stride=stride,
                    padding=padding, dtype=dt)

@@ -31,7 +31,7 @@ from lrconv.conv import conv2d
 from lrconv.decompose import cp_decompose, slice_svd_decompose, tucker2_decompose
 from lrconv.factors import CPFactors, SliceSVDFactors, Tucker2Factors
 from lrconv.layers import cp_conv2d, slice_svd_conv2d, tucker2_conv2d
-from lrconv.nn._checks import Seed, as_batch, as_generator, check_dtype, check_type
+from lrconv.nn._checks import Seed, as_batch, as_generator, check_dtype, check_size, check_type
 from lrconv.nn.convolution import Conv2d
 from lrconv.nn.layers import Layer
 
@@ -203,6 +203,7 @@ class FactorizedConv2d(Conv2d):
         if not isinstance(shape, (tuple, list)) or len(shape) != 4:
             raise TypeError(f"shape must be (C_out, C_in, kh, kw); received {shape!r}")
         dims = tuple(check_int(s, f"shape[{i}]", 1) for i, s in enumerate(shape))
+        check_size(dims, "the kernel of a random factorized layer")
         factors = layer_cls._random(dims, rank, as_generator(seed, "seed"))
         return layer_cls(factors, None, stride=stride, padding=padding, dtype=dtype)
 
@@ -366,7 +367,9 @@ class UpdateConv2d(FactorizedConv2d):
     def _from_conv(cls, conv: Conv2d, rank: object, *, seed: Seed = 0, scale: float = 1.0,
                    train_bias: bool = False) -> UpdateConv2d:
         r = check_int(rank, "rank", 1)
-        factors = cls._start(conv.kernel().shape, r, as_generator(seed, "seed"))
+        shape = conv.kernel().shape
+        check_size((r, max(shape[0], shape[1] * shape[2] * shape[3])), "the update's factors")
+        factors = cls._start(shape, r, as_generator(seed, "seed"))
         return cls._build(conv, factors, scale=scale, train_bias=train_bias)
 
     @classmethod

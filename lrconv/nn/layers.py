@@ -28,7 +28,7 @@ import copy
 import numpy as np
 
 from lrconv._validate import check_int
-from lrconv.nn._checks import Seed, as_batch, as_float, as_generator, check_dtype
+from lrconv.nn._checks import Seed, as_batch, as_float, as_generator, check_dtype, check_size
 
 __all__ = ["AvgPool2d", "Flatten", "Layer", "Linear", "MaxPool2d", "ReLU"]
 
@@ -278,6 +278,7 @@ class Linear(Layer):
         """
         n_in, n_out = check_int(n_in, "n_in", 1), check_int(n_out, "n_out", 1)
         gen, dt = as_generator(rng, "rng"), check_dtype(dtype)
+        check_size((n_out, n_in), "the weight of Linear.init")
         return cls(gen.standard_normal((n_out, n_in)) / np.sqrt(n_in), dtype=dt)
 
     @property
