@@ -104,6 +104,11 @@ def check_pair(value: object, name: str, minimum: int) -> tuple[int, int]:
 
 def check_finite(arr: np.ndarray, name: str) -> None:
     """Raise ``ValueError`` if ``arr`` holds NaN or infinity."""
+    arr = np.asarray(arr)
+    if arr.dtype.kind in "iuf":  # a finite sum rules them out without a temporary array
+        with np.errstate(all="ignore"):
+            if np.isfinite(np.sum(arr, dtype=np.float64)):
+                return
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} must be finite; received {bad} NaN or infinite entries")

@@ -85,10 +85,13 @@ def _output_size(
 
 def _check_sizes(
     name: str, xb_shape: tuple[int, ...], padding: tuple[int, int], out_elements: int,
-    block_elements: int, itemsize: int,
+    block_elements: int, itemsize: int, kernel_shape: tuple[int, ...],
 ) -> None:
-    """Refuse (before allocating) a padded input, output or im2col block above the budget."""
+    """Refuse (before allocating) a padded input, kernel copy, output or im2col block above the
+    budget (a broadcast view can be far larger than the memory it occupies)."""
     n, c, h, w = xb_shape
+    check_budget(int(np.prod(kernel_shape, dtype=object)), itemsize,
+                 f"a copy of the kernel of {name} (kernel of shape {kernel_shape})")
     check_budget(n * c * (h + 2 * padding[0]) * (w + 2 * padding[1]), itemsize,
                  f"the padded input of {name} (x of shape {xb_shape}, padding {padding})")
     check_budget(out_elements, itemsize, f"the output of {name}")
@@ -165,7 +168,7 @@ def conv2d(x: object, kernel: object, *, stride: Pair = 1, padding: Pair = 0) ->
     # a block of stacked windows holds at least one image (wrap-around columns included)
     per_image = rows * ho * (wo if (sh, sw) != (1, 1) else xb.shape[-1] + 2 * pw)
     _check_sizes("conv2d", xb.shape, (ph, pw), xb.shape[0] * c_out * ho * wo, per_image,
-                 dtype.itemsize)
+                 dtype.itemsize, ka.shape)
     weights = ka.reshape(c_out, rows).astype(dtype, copy=False)  # no copy if already float
     if (sh, sw) == (1, 1) and kw - 1 <= _FLAT_MAX_WASTE * wo:
         out = _conv2d_stride1(xb, weights, kh, kw, ph, pw, dtype)
@@ -279,7 +282,7 @@ def depthwise_conv2d(
     xb = _batched(xa)
     n, c, h, w = xb.shape
     _check_sizes("depthwise_conv2d", xb.shape, (ph, pw), n * c * ho * wo, n * c * ho * wo,
-                 dtype.itemsize)
+                 dtype.itemsize, ka.shape)
     # The banded product multiplies every input value by the matrix's zeros too, so NaN or
     # infinity would spread along the whole axis; and it leaves out the taps that fall on the
     # zero padding, where a NaN or infinite tap must still give NaN (NaN * 0, inf * 0). So
@@ -367,7 +370,10 @@ def pointwise_conv2d(x: object, weight: object) -> np.ndarray:
         )
     dtype = float_dtype(xa, wa)
     n, c, h, w = _batched(xa).shape
-    check_budget(n * wa.shape[0] * h * w, dtype.itemsize, "the output of pointwise_conv2d")
+    for count, what in ((n * wa.shape[0] * h * w, "the output"), (xa.size, "a copy of x"),
+                        (wa.size, "a copy of weight")):
+        check_budget(count, dtype.itemsize, f"{what} of pointwise_conv2d (x of shape "
+                                            f"{xa.shape}, weight of shape {np.shape(weight)})")
     xb = _batched(xa).astype(dtype, copy=False)
     out = np.matmul(wa.astype(dtype, copy=False), xb.reshape(n, c, h * w))
     out = out.reshape(n, wa.shape[0], h, w)

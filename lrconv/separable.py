@@ -49,6 +49,9 @@ def _check_kernel(kernel: object) -> np.ndarray:
     k = as_array(kernel, "kernel")
     check_ndim(k, "kernel", (2,), "(kh, kw)")
     check_nonempty(k, "kernel")
+    kh, kw = k.shape
+    check_budget(kh * kw + min(kh, kw) * (kh + kw + 1), 8, f"the SVD of a kernel of shape "
+                                                           f"{k.shape}")
     check_finite(k, "kernel")
     return _as_float(k)
 

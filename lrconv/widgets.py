@@ -19,7 +19,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from lrconv._validate import as_array, check_finite, check_int, check_ndim, check_nonempty
+from lrconv._validate import (
+    as_array,
+    check_budget,
+    check_finite,
+    check_int,
+    check_ndim,
+    check_nonempty,
+)
 from lrconv.conv import conv2d
 from lrconv.separable import kernel_svd, low_rank_kernel
 
@@ -34,6 +41,9 @@ def _check_kernel_2d(kernel: object, name: str = "kernel") -> np.ndarray:
     k = as_array(kernel, name)
     check_ndim(k, name, (2,), "(kh, kw)")
     check_nonempty(k, name)
+    kh, kw = k.shape
+    check_budget(kh * kw + min(kh, kw) * (kh + kw + 1), 8, f"the SVD of {name} of shape "
+                                                           f"{k.shape}")
     check_finite(k, name)
     return k.astype(np.float64)
 
@@ -46,6 +56,7 @@ def _check_image(image: object, kernel_shapes: list[tuple[int, int]]) -> np.ndar
         if img.shape[0] < shape[0] or img.shape[1] < shape[1]:
             raise ValueError(f"image must be at least as large as the kernel {shape}; received "
                              f"image of shape {img.shape}")
+    check_budget(img.size, 8, f"a copy of image of shape {img.shape}")
     check_finite(img, "image")
     return img.astype(np.float64)
 

@@ -568,3 +568,12 @@ def test_generated_bad_stride_and_padding_are_rejected(func, name, minimum, data
 def test_zero_size_arrays_are_refused(func, args):
     with pytest.raises(ValueError, match=r"must not be empty.*received shape \("):
         func(*args)
+
+
+def test_broadcast_views_larger_than_the_budget_are_refused_before_copying():
+    huge_weight = np.broadcast_to(1.0, (10**5, 10**4))  # 8 GB if copied, no memory as a view
+    with pytest.raises(ValueError, match=r"^a copy of weight of pointwise_conv2d.*2 GiB"):
+        pointwise_conv2d(np.ones((10**4, 1, 1)), huge_weight)
+    huge_kernel = np.broadcast_to(1.0, (10**5, 10**4, 1, 1))
+    with pytest.raises(ValueError, match=r"^a copy of the kernel of conv2d .*2 GiB"):
+        conv2d(np.ones((10**4, 1, 1)), huge_kernel)

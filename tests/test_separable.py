@@ -336,3 +336,8 @@ def test_requests_above_the_memory_budget_are_refused_before_allocating():
         separable_conv2d(np.ones((2, 3, 3)), np.ones(3), np.ones(3), padding=(10**9, 0))
     with pytest.raises(ValueError, match=r"column pass of separable_conv2d.*2 GiB budget"):
         separable_conv2d(np.ones((3, 3)), np.ones((3, 2)), np.ones((2, 3)), padding=(0, 10**9))
+
+
+def test_svd_of_a_kernel_beyond_the_budget_is_refused():
+    with pytest.raises(ValueError, match=r"^the SVD of a kernel of shape \(100000, 100000\)"):
+        kernel_svd(np.broadcast_to(1.0, (10**5, 10**5)))

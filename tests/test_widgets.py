@@ -171,3 +171,8 @@ def test_image_must_be_finite():
     img[3, 4] = np.nan
     with pytest.raises(ValueError, match=r"^image must be finite; received 1 NaN"):
         rank_exploration(K3, 1, img)
+
+
+def test_images_beyond_the_budget_are_refused_before_copying():
+    with pytest.raises(ValueError, match=r"^a copy of image of shape \(100000, 100000\)"):
+        rank_exploration(K3, 1, np.broadcast_to(1.0, (10**5, 10**5)))
