@@ -410,3 +410,17 @@ def test_plot_lines_is_the_one_line_chart():
     assert single.get_legend() is None
     assert P.plot_lines({"only": ([1, 2], [3.0, 4.0])}, xlabel="x", ylabel="y",
                         legend=True).get_legend() is not None
+
+
+def test_pixels_are_numbered_from_one_as_in_the_formulas():
+    big = P.plot_feature_map(np.zeros((20, 30)))
+    assert big.images[0].get_extent() == [0.5, 30.5, 20.5, 0.5]  # pixel (1, 1) at (1, 1)
+    small = P.plot_matrix(np.eye(3), one_based=True)
+    assert [t.get_position() for t in small.texts][:2] == [(1, 1), (2, 1)]
+    assert [t.get_text() for t in small.get_yticklabels()] == ["1", "2", "3"]
+    zero_based = P.plot_matrix(np.eye(3))
+    assert zero_based.texts[0].get_position() == (0, 0)
+    fig = P.plot_channels(sample_photo(40))
+    assert fig.axes[1].images[0].get_extent()[0] == 0.5
+    toeplitz = P.plot_toeplitz(np.eye(2))
+    assert [t.get_position() for t in toeplitz.texts] == [(1, 1), (2, 2)]

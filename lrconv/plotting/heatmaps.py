@@ -38,6 +38,12 @@ __all__ = [
 ]
 
 
+def _pixel_extent(shape: tuple[int, ...]) -> tuple[float, float, float, float]:
+    """imshow extent that centres pixel (i, j) on (j + 1, i + 1): axes count pixels from 1."""
+    rows, cols = shape[-2], shape[-1]
+    return (0.5, cols + 0.5, rows + 0.5, 0.5)
+
+
 @styled
 def plot_matrix(
     matrix: object,
@@ -78,7 +84,8 @@ def plot_matrix(
     colorbar_label : str
         What the colours mean (the colour bar's label).
     one_based : bool
-        Number the ticks from 1 (as in the book's formulas) instead of 0.
+        Number rows and columns from 1 (as in the book's formulas) instead of 0; for large
+        arrays this numbers the pixels from 1 as well.
     limits : (float, float), optional
         Colour limits ``(vmin, vmax)``, e.g. to share one scale between panels (chapter 3);
         default from the data.
@@ -94,13 +101,15 @@ def plot_matrix(
     signed = _signed(arr)
     cmap = cmap or (SIGNED_CMAP if signed else UNSIGNED_CMAP)
     vmin, vmax = _limits(arr, symmetric=signed) if limits is None else limits
-    im = ax.imshow(arr, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     rows, cols = arr.shape
     offset = 1 if one_based else 0
+    # with one_based, cell (i, j) is centred on (j + 1, i + 1): every tick counts from 1
+    im = ax.imshow(arr, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest",
+                   extent=_pixel_extent(arr.shape) if one_based else None)
     if rows <= 12:
-        ax.set_yticks(range(rows), [str(i + offset) for i in range(rows)])
+        ax.set_yticks([i + offset for i in range(rows)], [str(i + offset) for i in range(rows)])
     if cols <= 12:
-        ax.set_xticks(range(cols), [str(j + offset) for j in range(cols)])
+        ax.set_xticks([j + offset for j in range(cols)], [str(j + offset) for j in range(cols)])
     if annotate:
         norm = mpl.colors.Normalize(vmin, vmax)
         colours = mpl.colormaps[cmap](norm(np.nan_to_num(arr)))
@@ -108,8 +117,9 @@ def plot_matrix(
         size = fontsize or max(6.0, min(12.0, 60.0 / max(rows, cols)))
         for i in range(rows):
             for j in range(cols):
-                ax.text(j, i, _format_value(arr[i, j], fmt), ha="center", va="center",
-                        fontsize=size, color="white" if lum[i, j] < 0.5 else "black")
+                ax.text(j + offset, i + offset, _format_value(arr[i, j], fmt), ha="center",
+                        va="center", fontsize=size,
+                        color="white" if lum[i, j] < 0.5 else "black")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
@@ -155,13 +165,13 @@ def plot_feature_map(
     colorbar: bool = True,
     colorbar_label: str = "output value",
     cmap: str | None = None,
-    one_based: bool = False,
+    one_based: bool = True,
 ) -> Axes:
     """Show one output channel ``(H', W')`` of a convolution (chapter 1).
 
     Small maps (at most 8 x 8) get their values written in the cells unless ``annotate`` is
-    False; larger maps get a colour bar labelled ``colorbar_label``. ``one_based`` numbers the
-    ticks from 1.
+    False; larger maps get a colour bar labelled ``colorbar_label``. Rows and columns are
+    numbered from 1, as in the book's formulas (``one_based=False`` numbers them from 0).
 
     Returns
     -------
@@ -202,10 +212,10 @@ def plot_channels(photo: object, *, titles: Sequence[str] = ("red", "green", "bl
     if len(titles) != 3:
         raise ValueError(f"titles must name 3 channels; received {len(titles)}")
     fig, axes = plt.subplots(1, 4, figsize=(11, 3.2), layout="constrained")
-    axes[0].imshow(np.clip(np.moveaxis(arr, 0, -1), 0, 1))
+    axes[0].imshow(np.clip(np.moveaxis(arr, 0, -1), 0, 1), extent=_pixel_extent(arr.shape))
     axes[0].set_title("photo (3 channels)")
     for ax, channel, name in zip(axes[1:], arr, titles, strict=True):
-        ax.imshow(channel, cmap=UNSIGNED_CMAP, vmin=0, vmax=1)
+        ax.imshow(channel, cmap=UNSIGNED_CMAP, vmin=0, vmax=1, extent=_pixel_extent(arr.shape))
         ax.set_title(f"{name} channel")
     for ax in axes:
         ax.set_xlabel("column (pixel)")
@@ -239,16 +249,16 @@ def plot_toeplitz(matrix: object, ax: Axes | None = None, *, annotate: bool | No
     rows, cols = arr.shape
     ax = _new_axes(ax, figsize=(max(4.0, 0.3 * cols + 1.5), max(2.0, 0.3 * rows + 1.2)))
     plot_matrix(arr, ax, annotate=False, title=title,
-                xlabel="input pixel (row-major index)", ylabel="output position",
-                cmap=SIGNED_CMAP)
+                xlabel="input pixel (row-major index, from 1)", ylabel="output position",
+                cmap=SIGNED_CMAP, one_based=True)
     if annotate:
         vmax = float(np.max(np.abs(arr))) or 1.0
         for i, j in zip(*np.nonzero(arr), strict=True):
-            ax.text(j, i, _format_value(arr[i, j], None), ha="center", va="center",
+            ax.text(j + 1, i + 1, _format_value(arr[i, j], None), ha="center", va="center",
                     fontsize=7, color="white" if abs(arr[i, j]) > 0.6 * vmax else "black")
     step = 1 if cols <= 12 else 5
-    ax.set_xticks(range(0, cols, step))
-    ax.set_yticks(range(0, rows, 1 if rows <= 30 else 5))
+    ax.set_xticks(range(1, cols + 1, step))
+    ax.set_yticks(range(1, rows + 1, 1 if rows <= 30 else 5))
     ax.set_aspect("equal")
     return ax
 
@@ -366,9 +376,11 @@ def plot_rank_outputs(
         _shared_heatmap(axes[row, 0], k, klim, annotate=max(k.shape) <= 5, fmt=".2f",
                         fontsize=None if max(k.shape) <= 3 else 6.5,
                         title=f"{t}: kernel")
-        out_im = axes[row, 1].imshow(o, cmap=UNSIGNED_CMAP, vmin=lo, vmax=hi)
+        out_im = axes[row, 1].imshow(o, cmap=UNSIGNED_CMAP, vmin=lo, vmax=hi,
+                                     extent=_pixel_extent(o.shape))
         axes[row, 1].set_title(f"{t}: output")
-        diff_im = axes[row, 2].imshow(d, cmap=SIGNED_CMAP, vmin=-dlim, vmax=dlim)
+        diff_im = axes[row, 2].imshow(d, cmap=SIGNED_CMAP, vmin=-dlim, vmax=dlim,
+                                      extent=_pixel_extent(d.shape))
         largest = float(np.max(np.abs(d)))
         # rounding noise differs between processors: say what it means instead of its digits
         axes[row, 2].set_title("difference: none (below 1e-12)" if largest <= 1e-12 * scale
