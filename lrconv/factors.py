@@ -34,6 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from lrconv import _tensor
 from lrconv._validate import (
     Pair,
     as_array,
@@ -246,8 +247,7 @@ class CPFactors(_CPFields):
     def to_kernel(self) -> np.ndarray:
         """``einsum('or,ir,hr,wr->oihw', out, inp, vertical, horizontal)``."""
         _kernel_budget(self.shape, *self)
-        return np.einsum("or,ir,hr,wr->oihw", self.out, self.inp, self.vertical,
-                         self.horizontal, optimize=True)
+        return _tensor.cp_kernel(*self)
 
     def kernel_grads(self, grad_kernel: object) -> CPFactors:
         """The gradient of every factor from ``grad_kernel = dL/dK`` (chapter 7).
@@ -255,14 +255,7 @@ class CPFactors(_CPFields):
         ``dL/d out = einsum('oihw,ir,hr,wr->or', G, inp, vertical, horizontal)`` and likewise
         for the other three (each factor enters ``K`` linearly).
         """
-        g = _check_grad(grad_kernel, self.shape)
-        o, i, v, h = self
-        return CPFactors(
-            np.einsum("oihw,ir,hr,wr->or", g, i, v, h, optimize=True),
-            np.einsum("oihw,or,hr,wr->ir", g, o, v, h, optimize=True),
-            np.einsum("oihw,or,ir,wr->hr", g, o, i, h, optimize=True),
-            np.einsum("oihw,or,ir,hr->wr", g, o, i, v, optimize=True),
-        )
+        return CPFactors(*_tensor.cp_grads(_check_grad(grad_kernel, self.shape), *self))
 
     def balanced(self) -> CPFactors:
         """The same kernel with the four columns of each component of equal norm (chapter 7).
@@ -351,7 +344,7 @@ class Tucker2Factors(_Tucker2Fields):
     def to_kernel(self) -> np.ndarray:
         """``einsum('abhw,oa,ib->oihw', core, out, inp)``."""
         _kernel_budget(self.shape, *self)
-        return np.einsum("abhw,oa,ib->oihw", self.core, self.out, self.inp, optimize=True)
+        return _tensor.tucker2_kernel(*self)
 
     def kernel_grads(self, grad_kernel: object) -> Tucker2Factors:
         """The gradient of the core and of both factors from ``grad_kernel = dL/dK``.
@@ -360,11 +353,7 @@ class Tucker2Factors(_Tucker2Fields):
         ``dL/d out = einsum('oihw,abhw,ib->oa', G, core, inp)``,
         ``dL/d inp = einsum('oihw,abhw,oa->ib', G, core, out)``.
         """
-        g = _check_grad(grad_kernel, self.shape)
-        c, o, i = self
-        return Tucker2Factors(np.einsum("oihw,oa,ib->abhw", g, o, i, optimize=True),
-                              np.einsum("oihw,abhw,ib->oa", g, c, i, optimize=True),
-                              np.einsum("oihw,abhw,oa->ib", g, c, o, optimize=True))
+        return Tucker2Factors(*_tensor.tucker2_grads(_check_grad(grad_kernel, self.shape), *self))
 
     def stage_plan(self, stride: Pair = 1, padding: Pair = 0) -> tuple[Stage, ...]:
         """The three stages: 1x1 ``C_in -> R_in``; the ``kh x kw`` core ``R_in -> R_out`` with
@@ -427,14 +416,14 @@ class SliceSVDFactors(_SliceSVDFields):
     def to_kernel(self) -> np.ndarray:
         """``einsum('oihr,oirw->oihw', columns, rows)``."""
         _kernel_budget(self.shape, *self)
-        return np.einsum("oihr,oirw->oihw", self.columns, self.rows)
+        return np.matmul(self.columns, self.rows)
 
     def kernel_grads(self, grad_kernel: object) -> SliceSVDFactors:
         """The gradient of both factors from ``grad_kernel = dL/dK``:
         ``einsum('oihw,oirw->oihr', G, rows)`` and ``einsum('oihw,oihr->oirw', G, columns)``."""
         g = _check_grad(grad_kernel, self.shape)
-        return SliceSVDFactors(np.einsum("oihw,oirw->oihr", g, self.rows),
-                               np.einsum("oihw,oihr->oirw", g, self.columns))
+        return SliceSVDFactors(np.matmul(g, np.swapaxes(self.rows, -1, -2)),
+                               np.matmul(np.swapaxes(self.columns, -1, -2), g))
 
     def stage_plan(self, stride: Pair = 1, padding: Pair = 0) -> tuple[Stage, ...]:
         """The two stages: ``kh x 1`` filters, one per (output, input, rank) triple, each on its
