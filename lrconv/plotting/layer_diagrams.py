@@ -24,7 +24,7 @@ __all__ = ["plot_cp_stage_reads", "plot_stage_diagram"]
 
 @styled
 def plot_stage_diagram(stages: Sequence[object], *, title: str | None = None,
-                       max_depth: float = 4.0, gap: float = 7.0) -> Figure:
+                       max_depth: float = 4.0, gap: float = 9.0) -> Figure:
     """Every tensor a factorized layer computes, as boxes, with the stage between each pair.
 
     Introduced in chapter 4. Each box is drawn with its true width and height (columns, rows) and
@@ -56,7 +56,7 @@ def plot_stage_diagram(stages: Sequence[object], *, title: str | None = None,
     shapes = [tuple(stages[0].shape_in)] + [tuple(s.shape_out) for s in stages]
     scale = max_depth / max(c for c, _, _ in shapes)
     h_max = max(h for _, h, _ in shapes)
-    fig, ax = plt.subplots(figsize=(12.0, 3.6), layout="constrained")
+    fig, ax = plt.subplots(figsize=(12.0, 4.2), layout="constrained")
     x, placed = 0.0, []
     for k, (c, h, w) in enumerate(shapes):
         depth = max(c * scale, 0.4)
@@ -64,7 +64,7 @@ def plot_stage_diagram(stages: Sequence[object], *, title: str | None = None,
         colour = BOX_COLOURS[0] if k in (0, len(shapes) - 1) else BOX_COLOURS[1]
         draw_box(ax, (x, top, 0.0), (w, h, depth), facecolor=colour)
         ax.text(*_project(x + w / 2, top + h + 0.8, 0), f"{c} x {h} x {w}", ha="center",
-                va="top", fontsize=9)
+                va="top", fontsize=10)
         placed.append((x, w, depth))
         x += w + depth * _DEPTH[0] + gap
     y_mid = -h_max / 2
@@ -78,9 +78,9 @@ def plot_stage_diagram(stages: Sequence[object], *, title: str | None = None,
         name = re.sub(r"(\w+) x (\w+)", "\\1\u00d7\\2", str(s.name))
         label = textwrap.fill(f"{k + 1}. {name}", 16)
         ax.text((start[0] + end[0]) / 2, y_mid + 0.5, label, ha="center", va="bottom",
-                fontsize=8)
+                fontsize=10)
         ax.text((start[0] + end[0]) / 2, y_mid - 0.5,
-                f"{s.params:,} params\n{s.macs:,} MACs", ha="center", va="top", fontsize=8)
+                f"{s.params:,} params\n{s.macs:,} MACs", ha="center", va="top", fontsize=10)
     ax.autoscale_view()
     ax.margins(0.02, 0.25)
     ax.set_aspect("equal")
