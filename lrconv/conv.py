@@ -35,9 +35,12 @@ contiguous slice (see :func:`_conv2d_stride1`).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from lrconv._validate import (
+    MAX_BYTES,
     Pair,
     as_array,
     check_budget,
@@ -90,9 +93,13 @@ def _check_sizes(
     """Refuse (before allocating) a padded input, kernel copy, output or im2col block above the
     budget (a broadcast view can be far larger than the memory it occupies)."""
     n, c, h, w = xb_shape
-    check_budget(int(np.prod(kernel_shape, dtype=object)), itemsize,
+    padded = n * c * (h + 2 * padding[0]) * (w + 2 * padding[1])
+    largest = max(math.prod(kernel_shape), padded, out_elements, block_elements)
+    if largest * itemsize <= MAX_BYTES:  # the common case: no message to format
+        return
+    check_budget(math.prod(kernel_shape), itemsize,
                  f"a copy of the kernel of {name} (kernel of shape {kernel_shape})")
-    check_budget(n * c * (h + 2 * padding[0]) * (w + 2 * padding[1]), itemsize,
+    check_budget(padded, itemsize,
                  f"the padded input of {name} (x of shape {xb_shape}, padding {padding})")
     check_budget(out_elements, itemsize, f"the output of {name}")
     check_budget(block_elements, itemsize, f"one block of stacked windows of {name}")
@@ -286,12 +293,12 @@ def depthwise_conv2d(
     # The banded product multiplies every input value by the matrix's zeros too, so NaN or
     # infinity would spread along the whole axis; and it leaves out the taps that fall on the
     # zero padding, where a NaN or infinite tap must still give NaN (NaN * 0, inf * 0). So
-    # non-finite inputs or filters (a finite sum rules them out cheaply) take the elementwise
-    # path, where everything propagates as numpy's arithmetic does.
+    # non-finite inputs, and non-finite filters on a padded axis (a finite sum rules them out
+    # cheaply), take the elementwise path, where everything propagates as numpy's does.
     vertical = kw == 1 and (sw, pw) == (1, 0) and h <= _BANDED_MAX_ROWS
     horizontal = kh == 1 and (sh, ph) == (1, 0) and w <= _BANDED_MAX_COLS
     if ((vertical or horizontal) and np.isfinite(np.sum(xb, dtype=dtype))
-            and np.isfinite(np.sum(ka, dtype=dtype))):
+            and ((ph if vertical else pw) == 0 or np.isfinite(ka).all())):
         xf = xb.astype(dtype, copy=False)
         if vertical:
             out = np.matmul(_band_matrices(ka[:, :, 0].astype(dtype, copy=False), h, ph, sh), xf)
@@ -370,10 +377,12 @@ def pointwise_conv2d(x: object, weight: object) -> np.ndarray:
         )
     dtype = float_dtype(xa, wa)
     n, c, h, w = _batched(xa).shape
-    for count, what in ((n * wa.shape[0] * h * w, "the output"), (xa.size, "a copy of x"),
-                        (wa.size, "a copy of weight")):
-        check_budget(count, dtype.itemsize, f"{what} of pointwise_conv2d (x of shape "
-                                            f"{xa.shape}, weight of shape {np.shape(weight)})")
+    sizes = ((n * wa.shape[0] * h * w, "the output"), (xa.size, "a copy of x"),
+             (wa.size, "a copy of weight"))
+    if max(count for count, _ in sizes) * dtype.itemsize > MAX_BYTES:
+        for count, what in sizes:
+            check_budget(count, dtype.itemsize, f"{what} of pointwise_conv2d (x of shape "
+                                                f"{xa.shape}, weight of shape {np.shape(weight)})")
     xb = _batched(xa).astype(dtype, copy=False)
     out = np.matmul(wa.astype(dtype, copy=False), xb.reshape(n, c, h * w))
     out = out.reshape(n, wa.shape[0], h, w)
