@@ -195,6 +195,7 @@ def output_size(
     >>> output_size(5, 3), output_size(5, 3, stride=2, padding=1)
     (3, 3)
     """
+    name = check_name(name, "name")
     size = check_int(size, name, 1)
     k = check_int(k, "k", 1)
     stride = check_int(stride, "stride", 1)

@@ -498,6 +498,8 @@ def test_conv_output_size_rejects_bad_arguments(name, minimum, bad):
 
 
 def test_conv_output_size_names_the_axis():
+    with pytest.raises(TypeError, match=r"^name must be a non-empty string"):
+        conv_output_size(5, 3, name=None)
     with pytest.raises(ValueError, match=r"x rows must be >= 1; received 0"):
         conv_output_size(0, 3, name="x rows")
     with pytest.raises(ValueError, match=r"x rows = 2 with padding 0 gives 2"):
