@@ -25,7 +25,6 @@ _EQ_LABEL = re.compile(r"\$\$\s*\((eq-[\w-]+)\)")
 # Chapters whose text does not yet refer to every figure by number (being fixed by their
 # authors): chapter name -> reason. Only chapters that fail are listed.
 PENDING_FIGURE_REFERENCES: dict[str, str] = {
-    "07_trained_network": "chapter 7's text does not yet refer to its figures by number",
     "08_lora_conv": "chapter 8's text does not yet refer to its figures by number",
 }
 
