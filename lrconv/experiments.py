@@ -10,14 +10,15 @@ seeds this is a rule of thumb for reading a table, not a significance test; the 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple, TypeVar
 
 import numpy as np
 
 from lrconv._validate import check_int
+from lrconv.decompose import relative_error
 
-__all__ = ["Spread", "differ", "over_seeds", "spread"]
+__all__ = ["Spread", "adaptation_runs", "differ", "factorized_runs", "over_seeds", "spread"]
 
 T = TypeVar("T")
 
@@ -96,3 +97,95 @@ def over_seeds(run: Callable[[int], T], seeds: Sequence[int]) -> list[T]:
     if len(set(checked)) != len(checked):
         raise ValueError(f"seeds must be distinct; received {list(seeds)}")
     return [run(s) for s in checked]
+
+
+def factorized_runs(nets: Mapping[int, object], data: Sequence[np.ndarray], form: str,
+                    rank: object, *, init: str = "decompose", layer: int = 3, epochs: int = 2,
+                    lr: float = 1e-3, seed_offset: int = 100,
+                    **options: object) -> dict[str, list]:
+    """Factorize one layer of every trained network, score it, fine-tune it, score it again
+    (chapter 7).
+
+    For each ``seed -> network`` of ``nets``: layer ``layer`` is replaced by
+    ``FactorizedConv2d.from_conv(network[layer], form, rank, init=init, seed=seed, **options)``,
+    the test accuracy is measured, the whole network is fine-tuned with
+    :func:`lrconv.nn.fine_tune` (``epochs``, ``lr``, order of the images from
+    ``seed + seed_offset``), and measured again. The trained networks are not changed.
+
+    Returns
+    -------
+    dict
+        ``"error"`` (relative error of the factorized kernel), ``"before"`` and ``"after"``
+        (test accuracies, fractions in [0, 1]) and ``"models"`` (the fine-tuned networks): one
+        entry per network, in the order of ``nets``.
+    """
+    from lrconv import nn  # the network layer of the package sits above this module
+
+    if not isinstance(nets, Mapping) or not nets:
+        raise TypeError(f"nets must be a non-empty mapping of seed to trained network; received "
+                        f"{type(nets).__name__}")
+    if not isinstance(data, tuple) or len(data) != 4:
+        raise TypeError("data must be the digits split (X_train, X_test, y_train, y_test)")
+    x_train, x_test, y_train, y_test = data
+    layer = check_int(layer, "layer", 0)
+    seed_offset = check_int(seed_offset, "seed_offset", 0)
+    runs: dict[str, list] = {"error": [], "before": [], "after": [], "models": []}
+    for seed, net in nets.items():
+        seed = check_int(seed, "nets key (a seed)", 0)
+        if not isinstance(net, nn.Sequential) or layer >= len(net):
+            raise TypeError(f"nets[{seed}] must be a Sequential with a layer {layer}")
+        new = nn.FactorizedConv2d.from_conv(net[layer], form, rank, init=init, seed=seed,
+                                            **options)
+        model = net.replace(layer, new)
+        runs["error"].append(relative_error(net[layer].kernel(), new.kernel()))
+        runs["before"].append(nn.correct(model, x_test, y_test) / len(y_test))
+        nn.fine_tune(model, x_train, y_train, epochs=epochs, lr=lr, seed=seed + seed_offset)
+        runs["after"].append(nn.correct(model, x_test, y_test) / len(y_test))
+        runs["models"].append(model)
+    return runs
+
+
+def adaptation_runs(nets: Mapping[int, object], make: Callable[[object, int], object],
+                    train: Sequence[np.ndarray], test: Sequence[np.ndarray], *,
+                    epochs: int = 10, lr: float = 1e-2, batch_size: int = 64,
+                    seed_offset: int = 3) -> dict[str, list]:
+    """Adapt every trained network to a new task the same way and score it (chapter 8).
+
+    For each ``seed -> network``: ``model = make(network, seed)`` (a copy prepared for training,
+    e.g. with low-rank updates, or a fresh network for a baseline), trained on ``train = (X, y)``
+    with Adam (``lr``, ``epochs``, ``batch_size``, order of the images from ``seed +
+    seed_offset``) and scored on ``test = (X, y)``. With ``epochs=0`` the model is only scored.
+
+    Returns
+    -------
+    dict
+        ``"accuracy"`` (fractions in [0, 1]), ``"trainable"`` (number of trained parameters) and
+        ``"models"``: one entry per network, in the order of ``nets``.
+    """
+    from lrconv import nn  # the network layer of the package sits above this module
+
+    if not isinstance(nets, Mapping) or not nets:
+        raise TypeError(f"nets must be a non-empty mapping of seed to trained network; received "
+                        f"{type(nets).__name__}")
+    if not callable(make):
+        raise TypeError(f"make must be callable as make(network, seed); received "
+                        f"{type(make).__name__}")
+    for name, pair in (("train", train), ("test", test)):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"{name} must be a pair (X, y)")
+    epochs = check_int(epochs, "epochs", 0)
+    seed_offset = check_int(seed_offset, "seed_offset", 0)
+    runs: dict[str, list] = {"accuracy": [], "trainable": [], "models": []}
+    for seed, net in nets.items():
+        seed = check_int(seed, "nets key (a seed)", 0)
+        model = make(net, seed)
+        if not isinstance(model, nn.Sequential):
+            raise TypeError(f"make must return a lrconv.nn.Sequential; received "
+                            f"{type(model).__name__}")
+        if epochs:
+            nn.train(model, *train, epochs=epochs, batch_size=batch_size,
+                     optimizer=nn.Adam(lr=lr), seed=seed + seed_offset)
+        runs["accuracy"].append(nn.correct(model, *test) / len(test[1]))
+        runs["trainable"].append(int(sum(v.size for v in model.named_params().values())))
+        runs["models"].append(model)
+    return runs

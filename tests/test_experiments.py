@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import statistics
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lrconv.experiments import Spread, differ, over_seeds, spread
+from lrconv.experiments import Spread, adaptation_runs, differ, factorized_runs, over_seeds, spread
 
 finite = st.floats(-1e6, 1e6, allow_nan=False)
 
@@ -65,3 +66,53 @@ def test_over_seeds():
         over_seeds(lambda s: s, [-1])
     with pytest.raises(TypeError, match="run must be callable"):
         over_seeds(3, [0])
+
+
+# --------------------------------------------------------------------------- runs over seeds
+
+def _tiny_nets():
+    from lrconv import nn
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 1, 8, 8))
+    y = np.arange(40) % 3
+    nets = {}
+    for s in (0, 1):
+        net = nn.small_cnn(s, channels=(2, 4), n_classes=3)
+        nn.train(net, x, y, epochs=1, batch_size=20, optimizer=nn.Adam(lr=1e-2), seed=s)
+        nets[s] = net
+    return nets, (x[:30], x[30:], y[:30], y[30:])
+
+
+def test_factorized_runs_scores_before_and_after_and_leaves_the_nets_alone():
+    from lrconv import nn
+
+    nets, data = _tiny_nets()
+    kernels = {s: net[3].kernel().copy() for s, net in nets.items()}
+    runs = factorized_runs(nets, data, "cp", 2, epochs=1)
+    assert [len(runs[k]) for k in ("error", "before", "after", "models")] == [2, 2, 2, 2]
+    for s, net in nets.items():
+        assert np.array_equal(net[3].kernel(), kernels[s])
+        model = net.replace(3, nn.FactorizedConv2d.from_conv(net[3], "cp", 2, seed=s))
+        assert runs["before"][s] == nn.correct(model, data[1], data[3]) / 10
+    assert all(0 <= a <= 1 for a in runs["after"]) and all(0 < e < 1.5 for e in runs["error"])
+    with pytest.raises(TypeError, match="nets must be a non-empty mapping"):
+        factorized_runs({}, data, "cp", 2)
+    with pytest.raises(TypeError, match="data must be the digits split"):
+        factorized_runs(nets, data[:2], "cp", 2)
+
+
+def test_adaptation_runs_trains_what_make_returns():
+    nets, (x_tr, x_te, y_tr, y_te) = _tiny_nets()
+    frozen = adaptation_runs(nets, lambda net, s: net.only_trainable(), (x_tr, y_tr),
+                             (x_te, y_te), epochs=0)
+    probe = adaptation_runs(nets, lambda net, s: net.only_trainable(7), (x_tr, y_tr),
+                            (x_te, y_te), epochs=2)
+    assert frozen["trainable"] == [0, 0] and probe["trainable"] == [4 * 2 * 2 * 3 + 3] * 2
+    for s, model in enumerate(probe["models"]):
+        assert np.array_equal(model[3].kernel(), nets[s][3].kernel())
+        assert not np.array_equal(model[7].params()["weight"], nets[s][7].params()["weight"])
+    with pytest.raises(TypeError, match="make must be callable"):
+        adaptation_runs(nets, None, (x_tr, y_tr), (x_te, y_te))
+    with pytest.raises(TypeError, match="make must return"):
+        adaptation_runs(nets, lambda net, s: 5, (x_tr, y_tr), (x_te, y_te))
