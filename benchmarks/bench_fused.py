@@ -47,8 +47,9 @@ def make_case(channels: int, size: int, rank: int, seed: int = 0) -> dict:
     """Input, factors, the reconstructed kernel and the PyTorch modules of one layer."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((channels, size, size)).astype(np.float32)
-    f = CPFactors(*(rng.standard_normal((n, rank)).astype(np.float32) / np.sqrt(n)
+    f = CPFactors(*((rng.standard_normal((n, rank)) / np.sqrt(n)).astype(np.float32)
                     for n in (channels, channels, 3, 3)))
+    assert all(a.dtype == np.float32 for a in f)
     kernel = f.to_kernel().astype(np.float32)
     nn = torch.nn
     dense = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
