@@ -20,7 +20,8 @@ numeric array, bool, complex or object arrays, ragged lists; stride or padding n
 ``ValueError`` (wrong number of dimensions, channel mismatch, stride < 1, padding < 0, a kernel
 larger than the padded input). Arrays with an axis of length 0 are refused with a ``ValueError``
 naming the argument and its shape: a convolution of nothing has no meaningful answer. A request
-whose padded input, im2col block or output would exceed 2 GiB is refused before allocating
+whose padded input, im2col block, output or copy of an argument (a broadcast view can be far
+larger than the memory it occupies) would exceed 2 GiB is refused before allocating
 (:func:`lrconv._validate.check_budget`). :func:`conv_output_size` is the output-size rule.
 
 How :func:`conv2d` reaches BLAS without a loop over pixels: for each kernel tap ``(i, j)`` the
