@@ -24,9 +24,7 @@ _EQ_LABEL = re.compile(r"\$\$\s*\((eq-[\w-]+)\)")
 
 # Chapters whose text does not yet refer to every figure by number (being fixed by their
 # authors): chapter name -> reason. Only chapters that fail are listed.
-PENDING_FIGURE_REFERENCES: dict[str, str] = {
-    "08_lora_conv": "chapter 8's text does not yet refer to its figures by number",
-}
+PENDING_FIGURE_REFERENCES: dict[str, str] = {}
 
 
 def _cells(nb: Path) -> list[dict]:
