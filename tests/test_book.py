@@ -11,29 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
+
+from scripts.site_tools import toc_docs
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
-
-
-def toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc.get("parts", toc.get("chapters", [])))
-    return files
 
 
 def load(nb: Path) -> dict:
@@ -45,7 +28,7 @@ def source(cell: dict) -> str:
 
 
 def test_toc_lists_exactly_the_pages_under_book():
-    listed = toc_files()
+    listed = toc_docs()
     assert len(listed) == len(set(listed)), f"_toc.yml lists a page twice: {listed}"
     pages = {
         str(p.relative_to(ROOT).with_suffix(""))
@@ -58,7 +41,7 @@ def test_toc_lists_exactly_the_pages_under_book():
 
 
 def test_chapters_are_numbered_in_toc_order():
-    listed = [f for f in toc_files() if re.match(r"book/\d\d_", f)]
+    listed = [f for f in toc_docs() if re.match(r"book/\d\d_", f)]
     assert listed == sorted(listed)
     assert listed, "no chapter notebooks listed"
 
