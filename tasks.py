@@ -4,7 +4,7 @@
     python3 tasks.py book        # venv + pinned lock, execute every notebook, strict HTML build
     python3 tasks.py test        # venv + pinned lock, then the whole test suite
     python3 tasks.py notebooks   # re-execute every notebook in place, outputs stored reproducibly
-    python3 tasks.py student     # student notebooks (no hidden checks, no solutions) in _build/student
+    python3 tasks.py student     # student notebooks (no checks, no solutions) in _build/student
     python3 tasks.py instructor  # instructor pack (answer keys, unseen items) in _build/instructor
     python3 tasks.py pdf         # PDF handout at _build/pdf/book.pdf
     python3 tasks.py bench       # benchmarks (installs the [bench] extra: CPU PyTorch, TensorLy)
@@ -29,11 +29,14 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
 LOCK = ROOT / "requirements" / "lock.txt"
+# LRCONV_NO_VENV=1 uses the environment of the running python3 (e.g. conda's) instead of .venv.
+USE_CURRENT = os.environ.get("LRCONV_NO_VENV") == "1"
+VENV = Path(sys.prefix) if USE_CURRENT else ROOT / ".venv"
 STAMP = VENV / ".lrconv-lock.sha256"
-BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-PY = BIN / "python"
+BIN = Path(sys.executable).parent if USE_CURRENT else VENV / ("Scripts" if os.name == "nt"
+                                                              else "bin")
+PY = Path(sys.executable) if USE_CURRENT else BIN / "python"
 NOTEBOOK_TIMEOUT = 300
 
 
@@ -53,6 +56,8 @@ def _lock_digest() -> str:
 
 def ensure_venv() -> None:
     """Create .venv and install the pinned lock plus lrconv (editable), once per lock change."""
+    if USE_CURRENT:
+        return
     if PY.exists() and STAMP.exists() and STAMP.read_text().strip() == _lock_digest():
         return
     if not PY.exists():
