@@ -1,9 +1,10 @@
-"""Explorers (ipywidgets) of chapters 5 and 6, and the plain functions behind them.
+"""Explorers (ipywidgets) of chapters 4 to 7, and the plain functions behind them.
 
-Introduced in chapter 5 (ALS convergence against the rank and the start) and chapter 6 (rank
-against measured time and output error). The widgets only wire controls to the plain functions
-(:func:`als_history`, :func:`als_histories`, :func:`rank_tradeoff`, :func:`time_against_dense`,
-:func:`time_stages`),
+Introduced in chapter 4 (stride and padding placed on the CP stages), chapter 5 (ALS
+convergence against the rank and the start), chapter 6 (rank against measured time and output
+error) and chapter 7 (rank against accuracy). The widgets only wire controls to the plain
+functions (:func:`stage_placement`, :func:`als_history`, :func:`als_histories`,
+:func:`rank_tradeoff`, :func:`time_against_dense`, :func:`time_stages`, :func:`rank_accuracy`),
 which are tested directly. A static page cannot recompute a widget, so each chapter follows its
 explorer with a static figure of the same exploration at a few settings.
 """
@@ -28,17 +29,26 @@ from lrconv.decompose import (
     cp_to_kernel,
     tucker2_decompose,
 )
+from lrconv.experiments import Spread, factorized_runs, spread
 from lrconv.factors import Stage
-from lrconv.layers import cp_conv2d, tucker2_conv2d
+from lrconv.layers import cp_conv2d, run_stages, tucker2_conv2d
 from lrconv.timing import Timing, compare, speedup
 
 __all__ = [
+    "PLACEMENTS",
     "START_KINDS",
+    "accuracy_summary",
     "als_explorer",
     "als_histories",
     "als_history",
+    "placement_stages",
+    "placement_summary",
+    "rank_accuracy",
+    "rank_accuracy_explorer",
     "rank_time_explorer",
     "rank_tradeoff",
+    "stage_placement",
+    "stage_placement_explorer",
     "time_against_dense",
     "time_stages",
 ]
@@ -46,6 +56,8 @@ __all__ = [
 #: How an ALS run may start: from the SVD of each unfolding (``cp_als``) or from random factors.
 START_KINDS = ("svd", "random")
 FORMS = ("cp", "tucker2")
+#: Where :func:`stage_placement` may put the stride and the padding of a CP layer.
+PLACEMENTS = ("spatial", "first", "last", "swapped")
 
 
 def _check_kernel_4d(kernel: object) -> np.ndarray:
@@ -332,6 +344,138 @@ def time_stages(x: object, stages: Sequence[Stage], *,
     return compare(fns, repeat=repeat, number=number)
 
 
+def placement_stages(factors: CPFactors, *, stride: int | tuple[int, int] = 1,
+                     padding: int | tuple[int, int] = 0,
+                     placement: str = "spatial") -> tuple[Stage, ...]:
+    """The four CP stages with the stride and padding on the stages ``placement`` names
+    (chapter 4).
+
+    Parameters
+    ----------
+    factors : CPFactors
+    stride, padding : int or (int, int)
+        Of the layer, per axis (rows, columns).
+    placement : {"spatial", "first", "last", "swapped"}
+        ``"spatial"``: the vertical stage takes the vertical stride and padding, the horizontal
+        stage the horizontal ones (``factors.stage_plan``, the right placement). ``"first"`` or
+        ``"last"``: both on the first or the last 1x1 stage. ``"swapped"``: the vertical stage
+        takes the horizontal ones and the horizontal stage the vertical ones.
+
+    Returns
+    -------
+    tuple of Stage
+        A 1x1 stage that carries a stride or padding is a ``"dense"`` stage with a 1x1 kernel.
+    """
+    if not isinstance(factors, CPFactors):
+        raise TypeError(f"factors must be CPFactors; received {type(factors).__name__}")
+    if placement not in PLACEMENTS:
+        raise ValueError(f"placement must be one of {PLACEMENTS}; received {placement!r}")
+    (sh, sw), (ph, pw) = check_pair(stride, "stride", 1), check_pair(padding, "padding", 0)
+    plan = list(factors.stage_plan(stride=(sh, sw), padding=(ph, pw)))
+    if placement == "spatial":
+        return tuple(plan)
+    if placement == "swapped":
+        vertical, horizontal = plan[1], plan[2]
+        plan[1] = Stage(vertical.name, "depthwise", vertical.weight, (1, sw), (0, pw))
+        plan[2] = Stage(horizontal.name, "depthwise", horizontal.weight, (sh, 1), (ph, 0))
+        return tuple(plan)
+    plan = list(factors.stage_plan())
+    j = 0 if placement == "first" else 3
+    plan[j] = Stage(plan[j].name, "dense", plan[j].weight[:, :, None, None], (sh, sw), (ph, pw))
+    return tuple(plan)
+
+
+def stage_placement(x: object, factors: CPFactors, *, stride: int | tuple[int, int] = 1,
+                    padding: int | tuple[int, int] = 0,
+                    placement: str = "spatial") -> dict[str, object]:
+    """Run the four CP stages with the stride and padding placed as ``placement`` says, and
+    compare with the convolution by the rebuilt kernel (chapter 4).
+
+    Parameters
+    ----------
+    x : array_like, shape (C_in, H, W) or (N, C_in, H, W)
+    factors : CPFactors
+    stride, padding : int or (int, int)
+    placement : {"spatial", "first", "last", "swapped"}
+        See :func:`placement_stages`.
+
+    Returns
+    -------
+    dict
+        ``"output"`` (the stages' output, or ``None`` if a filter no longer fits the map it
+        reads), ``"expected"`` (``conv2d(x, cp_to_kernel(factors), stride, padding)``),
+        ``"same_shape"`` (bool), ``"differ"`` (how many outputs differ from the expected ones by
+        more than ``1e-9`` times the largest expected magnitude; ``None`` when the shapes
+        differ) and ``"total"`` (the number of expected outputs).
+    """
+    stages = placement_stages(factors, stride=stride, padding=padding, placement=placement)
+    arr = as_array(x, "x")
+    check_ndim(arr, "x", (3, 4), "(C_in, H, W) or (N, C_in, H, W)")
+    if arr.shape[-3] != factors.shape[1]:
+        raise ValueError(f"x must have C_in = {factors.shape[1]} channels, as the factors; "
+                         f"received x of shape {arr.shape}")
+    expected = conv2d(arr, cp_to_kernel(factors), stride=stride, padding=padding)
+    try:
+        output = run_stages(arr, stages)[-1]
+    except ValueError:  # x is valid (conv2d accepted it): a later filter outgrew its input
+        output = None
+    same = output is not None and output.shape == expected.shape
+    differ = None
+    if same:
+        scale = max(float(np.abs(expected).max()), np.finfo(float).tiny)
+        differ = int(np.count_nonzero(np.abs(output - expected) > 1e-9 * scale))
+    return {"output": output, "expected": expected, "same_shape": same, "differ": differ,
+            "total": int(expected.size)}
+
+
+def placement_summary(result: Mapping[str, object]) -> str:
+    """One line for a :func:`stage_placement` result, e.g. ``"shape (2, 4, 4) as expected;
+    12 of 32 outputs differ"`` (chapter 4)."""
+    expected = result["expected"].shape
+    if result["output"] is None:
+        return f"a filter no longer fits its input; expected shape {expected}"
+    if not result["same_shape"]:
+        return f"shape {result['output'].shape}, expected {expected}: the shapes differ"
+    return (f"shape {expected} as expected; {result['differ']} of {result['total']} outputs "
+            "differ")
+
+
+def rank_accuracy(nets: Mapping[int, object], data: Sequence[np.ndarray], rank: object, *,
+                  form: str = "cp", init: str = "decompose", epochs: int = 2,
+                  **options: object) -> dict[str, object]:
+    """Accuracy of every trained network with one layer factorized at ``rank``, before and
+    after fine-tuning (chapter 7).
+
+    Runs :func:`lrconv.experiments.factorized_runs` (``options`` are passed on, e.g. ``tol``
+    and ``max_iter`` of CP-ALS, or ``layer``).
+
+    Returns
+    -------
+    dict
+        ``"error"``, ``"before"`` and ``"after"``: one value per network, in the order of
+        ``nets`` (relative kernel error; test accuracy straight after the swap and after
+        ``epochs`` epochs of fine-tuning); ``"error_spread"``, ``"before_spread"`` and
+        ``"after_spread"``: their :class:`lrconv.experiments.Spread`.
+    """
+    epochs = check_int(epochs, "epochs", 0)
+    runs = factorized_runs(nets, data, form, rank, init=init, epochs=epochs, **options)
+    out: dict[str, object] = {key: [float(v) for v in runs[key]]
+                              for key in ("error", "before", "after")}
+    for key in ("error", "before", "after"):
+        out[f"{key}_spread"] = spread(out[key])
+    return out
+
+
+def accuracy_summary(result: Mapping[str, object], rank: object, epochs: int) -> str:
+    """One line for a :func:`rank_accuracy` result (chapter 7)."""
+    parts = {key: result[f"{key}_spread"] for key in ("error", "before", "after")}
+    if not all(isinstance(s, Spread) for s in parts.values()):
+        raise TypeError("result must come from rank_accuracy")
+    return (f"rank {rank}: kernel error {parts['error']:.3f}; test accuracy straight after the "
+            f"swap {parts['before']:.3f}, after {epochs} epochs of fine-tuning "
+            f"{parts['after']:.3f} (mean ± standard deviation over {parts['error'].n} networks)")
+
+
 # --------------------------------------------------------------------------- widgets
 
 
@@ -409,3 +553,70 @@ def rank_time_explorer(kernel: object, x: object, *, padding: int | tuple[int, i
     update()
     return widgets.VBox([widgets.HBox([form, rank]), numbers])
 
+
+def stage_placement_explorer(x: object, factors: CPFactors, *, max_stride: int = 3,
+                             max_padding: int = 2):
+    """Pick where the stride and padding go and how large they are; see the output shape and
+    how many outputs are wrong (chapter 4).
+
+    Returns an ``ipywidgets.VBox``: the controls (``children[0]``: placement, vertical and
+    horizontal stride, vertical and horizontal padding) and a line of numbers
+    (``children[1]``). Each change reruns :func:`stage_placement`.
+    """
+    import ipywidgets as widgets
+
+    stage_placement(x, factors)  # checks x and the factors before any control is built
+    max_stride = check_int(max_stride, "max_stride", 1)
+    max_padding = check_int(max_padding, "max_padding", 0)
+    where = widgets.ToggleButtons(options=list(PLACEMENTS), description="placement")
+    sliders = [widgets.IntSlider(value=1, min=1, max=max_stride, description=d)
+               for d in ("stride h", "stride w")]
+    sliders += [widgets.IntSlider(value=min(1, max_padding), min=0, max=max_padding,
+                                  description=d) for d in ("padding h", "padding w")]
+    numbers = widgets.HTML()
+
+    def update(_change: object = None) -> None:
+        sh, sw, ph, pw = (s.value for s in sliders)
+        try:
+            line = placement_summary(stage_placement(x, factors, stride=(sh, sw),
+                                                     padding=(ph, pw), placement=where.value))
+        except ValueError as err:  # e.g. the kernel is larger than the padded input
+            line = str(err)
+        numbers.value = html.escape(f"{where.value}: {line}")
+
+    for control in (where, *sliders):
+        control.observe(update, names="value")
+    update()
+    return widgets.VBox([widgets.HBox([where, widgets.VBox(sliders)]), numbers])
+
+
+def rank_accuracy_explorer(nets: Mapping[int, object], data: Sequence[np.ndarray],
+                           ranks: Sequence[object], *, form: str = "cp",
+                           init: str = "decompose", epochs: int = 2, **options: object):
+    """Slide over ``ranks``; see the kernel error and the test accuracy before and after
+    fine-tuning, over all networks (chapter 7).
+
+    Returns an ``ipywidgets.VBox``: the slider (``children[0]``) and a line of numbers
+    (``children[1]``). Each new rank runs :func:`rank_accuracy` once; its result is kept, so
+    going back to a rank costs nothing.
+    """
+    import ipywidgets as widgets
+
+    if isinstance(ranks, (str, bytes)) or not isinstance(ranks, Sequence) or not ranks:
+        raise TypeError(f"ranks must be a non-empty sequence of ranks; received {ranks!r}")
+    epochs = check_int(epochs, "epochs", 0)
+    slider = widgets.SelectionSlider(options=list(ranks), value=ranks[0], description="rank")
+    numbers = widgets.HTML()
+    seen: dict[object, str] = {}
+
+    def update(_change: object = None) -> None:
+        r = slider.value
+        if r not in seen:
+            result = rank_accuracy(nets, data, r, form=form, init=init, epochs=epochs,
+                                   **options)
+            seen[r] = accuracy_summary(result, r, epochs)
+        numbers.value = html.escape(seen[r])
+
+    slider.observe(update, names="value")
+    update()
+    return widgets.VBox([slider, numbers])

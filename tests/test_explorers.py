@@ -1,4 +1,4 @@
-"""Tests of lrconv.explorers: the plain functions behind the explorers of chapters 5 and 6, and
+"""Tests of lrconv.explorers: the plain functions behind the explorers of chapters 4 to 7, and
 the wiring of the widgets."""
 
 from __future__ import annotations
@@ -11,11 +11,19 @@ from hypothesis import strategies as st
 from lrconv.conv import conv2d
 from lrconv.decompose import CPFactors, Tucker2Factors, cp_to_kernel, tucker2_to_kernel
 from lrconv.explorers import (
+    PLACEMENTS,
+    accuracy_summary,
     als_explorer,
     als_histories,
     als_history,
+    placement_stages,
+    placement_summary,
+    rank_accuracy,
+    rank_accuracy_explorer,
     rank_time_explorer,
     rank_tradeoff,
+    stage_placement,
+    stage_placement_explorer,
     time_against_dense,
     time_stages,
 )
@@ -280,3 +288,192 @@ def test_time_stages_rejects_bad_arguments():
         time_stages(x, plan, extra={plan[0].name: lambda: None})
     with pytest.raises(ValueError, match="channels"):
         time_stages(x[:2], plan)
+
+
+# --------------------------------------------------------------------------- stage placement
+
+
+def _cp(seed=0, shape=(2, 3, 3, 3), rank=2):
+    rng = np.random.default_rng(seed)
+    return CPFactors(*(rng.standard_normal((n, rank)) for n in shape))
+
+
+def _loop_valid(x, kernel):
+    """Plain-loop cross-correlation, stride 1, no padding: (C, H, W) by (O, C, kh, kw)."""
+    o_n, _, kh, kw = kernel.shape
+    h, w = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+    y = np.zeros((o_n, h, w))
+    for o, i, j in np.ndindex(o_n, h, w):
+        y[o, i, j] = np.sum(kernel[o] * x[:, i:i + kh, j:j + kw])
+    return y
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 100), sh=st.integers(1, 3), sw=st.integers(1, 3),
+       ph=st.integers(0, 2), pw=st.integers(0, 2))
+def test_spatial_placement_is_exact_and_last_matches_a_loop(seed, sh, sw, ph, pw):
+    f = _cp(seed)
+    x = np.random.default_rng(seed + 1).standard_normal((3, 7, 8))
+    right = stage_placement(x, f, stride=(sh, sw), padding=(ph, pw))
+    assert right["same_shape"] and right["differ"] == 0
+    # all on the last stage: the stride-1 unpadded map, padded with zeros, then subsampled
+    late = stage_placement(x, f, stride=(sh, sw), padding=(ph, pw), placement="last")
+    want = np.pad(_loop_valid(x, cp_to_kernel(f)), ((0, 0), (ph, ph), (pw, pw)))[:, ::sh, ::sw]
+    np.testing.assert_allclose(late["output"], want, atol=1e-10)
+    padded = np.pad(x, ((0, 0), (ph, ph), (pw, pw)))
+    np.testing.assert_allclose(right["output"],
+                               _loop_valid(padded, cp_to_kernel(f))[:, ::sh, ::sw], atol=1e-10)
+
+
+def test_first_placement_subsamples_before_any_filter():
+    f = _cp(3)
+    x = np.random.default_rng(4).standard_normal((3, 9, 9))
+    early = stage_placement(x, f, stride=2, padding=1, placement="first")
+    # pad, keep every other pixel, then the 3 x 3 filter at stride 1: 11 -> 6 -> 4
+    want = _loop_valid(np.pad(x, ((0, 0), (1, 1), (1, 1)))[:, ::2, ::2], cp_to_kernel(f))
+    np.testing.assert_allclose(early["output"], want, atol=1e-10)
+    assert early["expected"].shape == (2, 5, 5)
+    assert not early["same_shape"] and early["differ"] is None
+    assert "shapes differ" in placement_summary(early)
+    # padding alone before a 1x1 stage without bias is harmless
+    assert stage_placement(x, f, padding=1, placement="first")["differ"] == 0
+
+
+def test_counts_of_wrong_outputs_are_the_border_ones():
+    f = _cp(5)
+    x = np.random.default_rng(6).uniform(1, 2, (3, 8, 8))
+    late = stage_placement(x, f, padding=1, placement="last")
+    # every output that reads the padding is wrong: the 28 border pixels of each 8 x 8 map
+    assert (late["differ"], late["total"]) == (2 * 28, 2 * 64)
+    # stride 2 keeps rows and columns 0, 2, 4, 6: only the first row and column are border
+    late2 = stage_placement(x, f, stride=2, padding=1, placement="last")
+    assert (late2["differ"], late2["total"]) == (2 * 7, 2 * 16)
+    assert placement_summary(late2) == "shape (2, 4, 4) as expected; 14 of 32 outputs differ"
+    # with a stride but no padding, striding at the end is exact (only wasteful)
+    assert stage_placement(x, f, stride=2, placement="last")["differ"] == 0
+
+
+def test_swapped_placement_moves_each_axis_to_the_other_stage():
+    f = _cp(7)
+    plan = placement_stages(f, stride=(2, 3), padding=(1, 0), placement="swapped")
+    assert [(s.stride, s.padding) for s in plan] == [((1, 1), (0, 0)), ((1, 3), (0, 0)),
+                                                    ((2, 1), (1, 0)), ((1, 1), (0, 0))]
+    assert [s.kind for s in placement_stages(f, stride=2, placement="first")] == [
+        "dense", "depthwise", "depthwise", "pointwise"]
+    x = np.random.default_rng(8).standard_normal((3, 9, 9))
+    # columns subsampled 9 -> 3 before the 1 x 3 filter reads them: 1 column, not 3
+    swapped = stage_placement(x, f, stride=(2, 3), placement="swapped")
+    assert swapped["output"].shape == (2, 4, 1) and swapped["expected"].shape == (2, 4, 3)
+    # a square stride and padding 0 on a square kernel: only stride 1 survives the swap
+    assert stage_placement(x, f, placement="swapped")["differ"] == 0
+
+
+def test_a_filter_that_no_longer_fits_is_reported():
+    f = _cp(0)
+    x = np.ones((3, 5, 5))
+    result = stage_placement(x, f, stride=3, placement="first")  # 5 -> 2 rows, kernel 3
+    assert result["output"] is None and not result["same_shape"]
+    assert "no longer fits" in placement_summary(result)
+
+
+def test_stage_placement_rejects_bad_arguments():
+    f = _cp(0)
+    x = np.ones((3, 6, 6))
+    with pytest.raises(ValueError, match="placement must be one of"):
+        stage_placement(x, f, placement="middle")
+    with pytest.raises(TypeError, match="factors must be CPFactors"):
+        stage_placement(x, np.ones((2, 3, 3, 3)))
+    with pytest.raises(ValueError, match="channels"):
+        stage_placement(x[:2], f)
+    with pytest.raises(ValueError, match="stride"):
+        stage_placement(x, f, stride=0)
+    with pytest.raises(ValueError, match="padding"):
+        stage_placement(x, f, padding=-1)
+    with pytest.raises(ValueError, match="x"):
+        stage_placement(x[0], f)
+
+
+def test_stage_placement_explorer_updates():
+    f = _cp(1)
+    x = np.random.default_rng(2).standard_normal((3, 8, 8))
+    box = stage_placement_explorer(x, f, max_stride=2, max_padding=1)
+    controls, numbers = box.children
+    where, sliders = controls.children
+    sh, sw, ph, pw = sliders.children
+    assert numbers.value.startswith("spatial: shape (2, 8, 8) as expected; 0 of 128")
+    where.value = "last"
+    assert "56 of 128 outputs differ" in numbers.value
+    sh.value = 2
+    assert numbers.value.startswith("last: shape (2, 4, 8)")
+    where.value = "first"
+    assert "shapes differ" in numbers.value
+    assert set(where.options) == set(PLACEMENTS)
+    with pytest.raises(ValueError, match="channels"):
+        stage_placement_explorer(x[:1], f)
+    with pytest.raises(ValueError, match="max_stride"):
+        stage_placement_explorer(x, f, max_stride=0)
+
+
+# --------------------------------------------------------------------------- rank and accuracy
+
+
+def _tiny_nets():
+    from lrconv import nn
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 1, 8, 8))
+    y = np.arange(40) % 3
+    nets = {}
+    for s in (0, 1):
+        net = nn.small_cnn(s, channels=(2, 4), n_classes=3)
+        nn.train(net, x, y, epochs=1, batch_size=20, optimizer=nn.Adam(lr=1e-2), seed=s)
+        nets[s] = net
+    return nets, (x[:30], x[30:], y[:30], y[30:])
+
+
+def test_rank_accuracy_scores_each_network_and_summarises():
+    from lrconv import nn
+
+    nets, data = _tiny_nets()
+    als = {"tol": 1e-5, "max_iter": 2000}
+    result = rank_accuracy(nets, data, 2, epochs=1, **als)
+    assert [len(result[k]) for k in ("error", "before", "after")] == [2, 2, 2]
+    for s, net in nets.items():  # straight after the swap: count the right answers by hand
+        model = net.replace(3, nn.FactorizedConv2d.from_conv(net[3], "cp", 2, seed=s, **als))
+        assert result["before"][s] == nn.correct(model, data[1], data[3]) / 10
+    assert all(v in {k / 10 for k in range(11)} for v in result["before"] + result["after"])
+    b = result["before_spread"]
+    assert b.n == 2 and b.mean == pytest.approx(np.mean(result["before"]))
+    assert b.std == pytest.approx(abs(result["before"][0] - result["before"][1]) / np.sqrt(2))
+    line = accuracy_summary(result, 2, 1)
+    assert line.startswith("rank 2: kernel error") and "over 2 networks" in line
+    # layer 3 maps 2 channels to 4: Tucker-2 at ranks (4, 2) keeps everything
+    full = rank_accuracy(nets, data, (4, 2), form="tucker2", epochs=0)
+    assert max(full["error"]) < 1e-10 and full["before"] == full["after"]
+    with pytest.raises(ValueError, match="epochs"):
+        rank_accuracy(nets, data, 2, epochs=-1)
+    with pytest.raises(TypeError, match="rank_accuracy"):
+        accuracy_summary({"error_spread": 1, "before_spread": 2, "after_spread": 3}, 2, 1)
+
+
+def test_rank_accuracy_explorer_runs_each_rank_once(monkeypatch):
+    import lrconv.explorers as E
+
+    nets, data = _tiny_nets()
+    calls = []
+    real = E.rank_accuracy
+
+    def spy(*a, **k):
+        calls.append(a[2])
+        return real(*a, **k)
+
+    monkeypatch.setattr(E, "rank_accuracy", spy)
+    box = rank_accuracy_explorer(nets, data, [1, 2], epochs=0, tol=1e-5, max_iter=2000)
+    slider, numbers = box.children
+    assert numbers.value.startswith("rank 1: kernel error")
+    slider.value = 2
+    assert numbers.value.startswith("rank 2:")
+    slider.value = 1
+    assert calls == [1, 2]
+    with pytest.raises(TypeError, match="ranks"):
+        rank_accuracy_explorer(nets, data, [])
