@@ -367,15 +367,7 @@ def test_every_public_helper_wears_the_house_style():
             assert hasattr(obj, "__wrapped__"), name
 
 
-# helpers of chapter 6 that do not follow the convention yet (their owner is changing them)
-_CONVENTION_PENDING = {"plot_stage_bars", "plot_roofline"}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=[pytest.mark.xfail(strict=False, reason="chapter 6 helper, pending")]
-                  if n in _CONVENTION_PENDING else []) for n in P.__all__ if n.startswith("plot_")],
-)
+@pytest.mark.parametrize("name", [n for n in P.__all__ if n.startswith("plot_")])
 def test_argument_convention_ax_second_options_keyword_only(name):
     import inspect
 

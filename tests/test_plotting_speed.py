@@ -32,7 +32,7 @@ def _segments(ax):
 
 def test_stage_bars_stack_the_values_in_order():
     values = {"R = 8": [1.0, 2.0, 3.0, 4.0], "R = 32": [4.0, 0.5, 0.5, 4.0]}
-    ax = plot_stage_bars(values, STAGES, ylabel="MACs (millions)")
+    ax = plot_stage_bars(values, stages=STAGES, ylabel="MACs (millions)")
     assert isinstance(ax, Axes)
     segs = _segments(ax)
     assert len(segs) == 8
@@ -49,7 +49,7 @@ def test_stage_bars_stack_the_values_in_order():
 
 
 def test_stage_bars_as_shares_add_up_to_100():
-    ax = plot_stage_bars({"a": [1, 1, 2, 0], "b": [3, 1, 0, 0]}, STAGES, ylabel="%",
+    ax = plot_stage_bars({"a": [1, 1, 2, 0], "b": [3, 1, 0, 0]}, stages=STAGES, ylabel="%",
                          shares=True, legend=False)
     tops = {}
     for x, bottom, height in _segments(ax):
@@ -69,7 +69,7 @@ def test_stage_bars_as_shares_add_up_to_100():
 ])
 def test_stage_bars_reject_bad_input(values, stages, error, match):
     with pytest.raises(error, match=match):
-        plot_stage_bars(values, stages, ylabel="ms")
+        plot_stage_bars(values, stages=stages, ylabel="ms")
 
 
 def test_roofline_draws_min_of_the_two_roofs():

@@ -30,9 +30,9 @@ def _positive_number(value: object, name: str) -> float:
 @styled
 def plot_stage_bars(
     values: Mapping[str, Sequence[float]],
-    stages: Sequence[str],
     ax: Axes | None = None,
     *,
+    stages: Sequence[str],
     ylabel: str,
     shares: bool = False,
     title: str | None = None,
@@ -104,10 +104,10 @@ def plot_stage_bars(
 @styled
 def plot_roofline(
     points: Mapping[str, tuple[float, float]],
+    ax: Axes | None = None,
     *,
     peak: float,
     bandwidth: float,
-    ax: Axes | None = None,
     peak_label: str = "peak",
     bandwidth_label: str = "memory",
     title: str | None = None,
