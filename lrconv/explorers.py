@@ -404,9 +404,10 @@ def stage_placement(x: object, factors: CPFactors, *, stride: int | tuple[int, i
     dict
         ``"output"`` (the stages' output, or ``None`` if a filter no longer fits the map it
         reads), ``"expected"`` (``conv2d(x, cp_to_kernel(factors), stride, padding)``),
-        ``"same_shape"`` (bool), ``"differ"`` (how many outputs differ from the expected ones by
-        more than ``1e-9`` times the largest expected magnitude; ``None`` when the shapes
-        differ) and ``"total"`` (the number of expected outputs).
+        ``"same_shape"`` (bool), ``"wrong"`` (boolean array of the expected shape: the outputs
+        that differ from the expected ones by more than ``1e-9`` times the largest expected
+        magnitude; ``None`` when the shapes differ), ``"differ"`` (how many are wrong, or
+        ``None``) and ``"total"`` (the number of expected outputs).
     """
     stages = placement_stages(factors, stride=stride, padding=padding, placement=placement)
     arr = as_array(x, "x")
@@ -420,11 +421,12 @@ def stage_placement(x: object, factors: CPFactors, *, stride: int | tuple[int, i
     except ValueError:  # x is valid (conv2d accepted it): a later filter outgrew its input
         output = None
     same = output is not None and output.shape == expected.shape
-    differ = None
+    wrong = None
     if same:
         scale = max(float(np.abs(expected).max()), np.finfo(float).tiny)
-        differ = int(np.count_nonzero(np.abs(output - expected) > 1e-9 * scale))
-    return {"output": output, "expected": expected, "same_shape": same, "differ": differ,
+        wrong = np.abs(output - expected) > 1e-9 * scale
+    return {"output": output, "expected": expected, "same_shape": same, "wrong": wrong,
+            "differ": None if wrong is None else int(np.count_nonzero(wrong)),
             "total": int(expected.size)}
 
 

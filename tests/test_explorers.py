@@ -333,7 +333,7 @@ def test_first_placement_subsamples_before_any_filter():
     want = _loop_valid(np.pad(x, ((0, 0), (1, 1), (1, 1)))[:, ::2, ::2], cp_to_kernel(f))
     np.testing.assert_allclose(early["output"], want, atol=1e-10)
     assert early["expected"].shape == (2, 5, 5)
-    assert not early["same_shape"] and early["differ"] is None
+    assert not early["same_shape"] and early["differ"] is None and early["wrong"] is None
     assert "shapes differ" in placement_summary(early)
     # padding alone before a 1x1 stage without bias is harmless
     assert stage_placement(x, f, padding=1, placement="first")["differ"] == 0
@@ -345,6 +345,9 @@ def test_counts_of_wrong_outputs_are_the_border_ones():
     late = stage_placement(x, f, padding=1, placement="last")
     # every output that reads the padding is wrong: the 28 border pixels of each 8 x 8 map
     assert (late["differ"], late["total"]) == (2 * 28, 2 * 64)
+    border = np.ones((8, 8), bool)
+    border[1:-1, 1:-1] = False
+    np.testing.assert_array_equal(late["wrong"], np.stack([border, border]))
     # stride 2 keeps rows and columns 0, 2, 4, 6: only the first row and column are border
     late2 = stage_placement(x, f, stride=2, padding=1, placement="last")
     assert (late2["differ"], late2["total"]) == (2 * 7, 2 * 16)
