@@ -248,10 +248,11 @@ def stage_table(channels: int, size: int, rank: int, repeat: int,
 
 
 def compile_times() -> dict:
-    """Seconds to import lrconv.fused, and of the first float32 call: compiling (empty cache)
-    and loading the cached machine code (second process, same cache)."""
-    code = ("import time; t0 = time.perf_counter(); import lrconv.fused as m; "
-            "t1 = time.perf_counter(); import numpy as np; "
+    """Seconds to import lrconv.fused (numpy already imported), and of the first float32
+    call: compiling (empty cache) and loading the cached machine code (second process, same
+    cache)."""
+    code = ("import time; import numpy as np; t0 = time.perf_counter(); "
+            "import lrconv.fused as m; t1 = time.perf_counter(); "
             "f = m.CPFactors(*(np.ones((4, 2), np.float32),) * 2, *(np.ones((3, 2), "
             "np.float32),) * 2); m.cp_conv2d_fused(np.ones((4, 8, 8), np.float32), f, "
             "padding=1); print(t1 - t0, time.perf_counter() - t1)")
@@ -305,8 +306,8 @@ def run(threads: int, repeat: int, quick: bool = False) -> tuple[str, list[dict]
         + "\n\nWhere the time goes, stage by stage (each stage alone, same rounds; KiB moved "
         "= one read of the stage's input and weights and one write of its output; the fused "
         "pass moves only the first stage's output in and the third's out):\n\n" + stage_text
-        + f"\n\nJIT: importing `lrconv.fused` {jit['import'] * 1e3:.0f} ms (numba not yet "
-        f"imported); first float32 call {jit['compile']:.2f} s with an empty cache "
+        + f"\n\nJIT: importing `lrconv.fused` {jit['import'] * 1e3:.0f} ms after numpy (numba "
+        f"not yet imported); first float32 call {jit['compile']:.2f} s with an empty cache "
         f"(imports numba and compiles), {jit['cached']:.2f} s in a later process (loads "
         "the cached machine code).\n"
     )
