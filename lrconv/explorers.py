@@ -460,7 +460,15 @@ def rank_accuracy(nets: Mapping[int, object], data: Sequence[np.ndarray], rank: 
         ``"after_spread"``: their :class:`lrconv.experiments.Spread`.
     """
     epochs = check_int(epochs, "epochs", 0)
-    runs = factorized_runs(nets, data, form, rank, init=init, epochs=epochs, **options)
+    return _with_spreads(factorized_runs(nets, data, form, rank, init=init, epochs=epochs,
+                                         **options))
+
+
+def _with_spreads(runs: Mapping[str, object]) -> dict[str, object]:
+    """The lists ``"error"``, ``"before"``, ``"after"`` of ``runs`` and their spreads."""
+    if not isinstance(runs, Mapping) or not {"error", "before", "after"} <= set(runs):
+        raise TypeError("each result must hold the lists 'error', 'before' and 'after' (as "
+                        "factorized_runs returns them)")
     out: dict[str, object] = {key: [float(v) for v in runs[key]]
                               for key in ("error", "before", "after")}
     for key in ("error", "before", "after"):
@@ -594,13 +602,17 @@ def stage_placement_explorer(x: object, factors: CPFactors, *, max_stride: int =
 
 def rank_accuracy_explorer(nets: Mapping[int, object], data: Sequence[np.ndarray],
                            ranks: Sequence[object], *, form: str = "cp",
-                           init: str = "decompose", epochs: int = 2, **options: object):
+                           init: str = "decompose", epochs: int = 2,
+                           known: Mapping[object, Mapping[str, object]] | None = None,
+                           **options: object):
     """Slide over ``ranks``; see the kernel error and the test accuracy before and after
     fine-tuning, over all networks (chapter 7).
 
     Returns an ``ipywidgets.VBox``: the slider (``children[0]``) and a line of numbers
     (``children[1]``). Each new rank runs :func:`rank_accuracy` once; its result is kept, so
-    going back to a rank costs nothing.
+    going back to a rank costs nothing. ``known`` maps ranks to results already computed with
+    the same settings (of :func:`rank_accuracy` or
+    :func:`lrconv.experiments.factorized_runs`), which are shown without running again.
     """
     import ipywidgets as widgets
 
@@ -609,7 +621,11 @@ def rank_accuracy_explorer(nets: Mapping[int, object], data: Sequence[np.ndarray
     epochs = check_int(epochs, "epochs", 0)
     slider = widgets.SelectionSlider(options=list(ranks), value=ranks[0], description="rank")
     numbers = widgets.HTML()
-    seen: dict[object, str] = {}
+    if known is not None and not isinstance(known, Mapping):
+        raise TypeError(f"known must be a mapping of rank to result; received "
+                        f"{type(known).__name__}")
+    seen = {r: accuracy_summary(_with_spreads(res), r, epochs)
+            for r, res in (known or {}).items()}
 
     def update(_change: object = None) -> None:
         r = slider.value

@@ -480,3 +480,23 @@ def test_rank_accuracy_explorer_runs_each_rank_once(monkeypatch):
     assert calls == [1, 2]
     with pytest.raises(TypeError, match="ranks"):
         rank_accuracy_explorer(nets, data, [])
+
+
+def test_rank_accuracy_explorer_shows_known_results_without_running(monkeypatch):
+    import lrconv.explorers as E
+
+    def refuse(*a, **k):
+        raise AssertionError("rank_accuracy must not run for a known rank")
+
+    monkeypatch.setattr(E, "rank_accuracy", refuse)
+    known = {3: {"error": [0.5, 0.7], "before": [0.25, 0.75], "after": [0.875, 0.875],
+                 "models": [None, None]}}
+    box = rank_accuracy_explorer({}, (), [3], epochs=2, known=known)
+    assert box.children[1].value == ("rank 3: kernel error 0.600 ± 0.141; test accuracy "
+                                     "straight after the swap 0.500 ± 0.354, after 2 epochs of "
+                                     "fine-tuning 0.875 ± 0.000 (mean ± standard deviation over "
+                                     "2 networks)")
+    with pytest.raises(TypeError, match="known must be a mapping"):
+        rank_accuracy_explorer({}, (), [3], known=[1])
+    with pytest.raises(TypeError, match="'error', 'before' and 'after'"):
+        rank_accuracy_explorer({}, (), [3], known={3: {"error": [0.5]}})
