@@ -612,20 +612,22 @@ def rank_accuracy_explorer(nets: Mapping[int, object], data: Sequence[np.ndarray
     (``children[1]``). Each new rank runs :func:`rank_accuracy` once; its result is kept, so
     going back to a rank costs nothing. ``known`` maps ranks to results already computed with
     the same settings (of :func:`rank_accuracy` or
-    :func:`lrconv.experiments.factorized_runs`), which are shown without running again.
+    :func:`lrconv.experiments.factorized_runs`), which are shown without running again; the
+    slider starts at the first known rank.
     """
     import ipywidgets as widgets
 
     if isinstance(ranks, (str, bytes)) or not isinstance(ranks, Sequence) or not ranks:
         raise TypeError(f"ranks must be a non-empty sequence of ranks; received {ranks!r}")
     epochs = check_int(epochs, "epochs", 0)
-    slider = widgets.SelectionSlider(options=list(ranks), value=ranks[0], description="rank")
     numbers = widgets.HTML()
     if known is not None and not isinstance(known, Mapping):
         raise TypeError(f"known must be a mapping of rank to result; received "
                         f"{type(known).__name__}")
     seen = {r: accuracy_summary(_with_spreads(res), r, epochs)
             for r, res in (known or {}).items()}
+    first = next((r for r in ranks if r in seen), ranks[0])  # nothing to run at the start
+    slider = widgets.SelectionSlider(options=list(ranks), value=first, description="rank")
 
     def update(_change: object = None) -> None:
         r = slider.value

@@ -491,7 +491,8 @@ def test_rank_accuracy_explorer_shows_known_results_without_running(monkeypatch)
     monkeypatch.setattr(E, "rank_accuracy", refuse)
     known = {3: {"error": [0.5, 0.7], "before": [0.25, 0.75], "after": [0.875, 0.875],
                  "models": [None, None]}}
-    box = rank_accuracy_explorer({}, (), [3], epochs=2, known=known)
+    box = rank_accuracy_explorer({}, (), [1, 3], epochs=2, known=known)
+    assert box.children[0].value == 3  # starts where nothing has to run
     assert box.children[1].value == ("rank 3: kernel error 0.600 ± 0.141; test accuracy "
                                      "straight after the swap 0.500 ± 0.354, after 2 epochs of "
                                      "fine-tuning 0.875 ± 0.000 (mean ± standard deviation over "
