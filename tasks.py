@@ -104,7 +104,7 @@ def instructor(_args: list[str]) -> None:
 
 def test(args: list[str]) -> None:
     ensure_venv()
-    run(PY, "-m", "pytest", "--nbval", "--nbval-cell-timeout=300", *args)
+    run(PY, "-m", "pytest", "--nbval", "--nbval-cell-timeout=300", "--durations=15", *args)
 
 
 def notebooks(args: list[str]) -> None:
