@@ -19,6 +19,7 @@ sys.path.insert(0, str(HERE))  # the sibling modules, when run from anywhere
 
 import bench_conv  # noqa: E402
 import bench_decompose  # noqa: E402
+import bench_fused  # noqa: E402
 import bench_layers  # noqa: E402
 from common import RESULTS, arguments, environment, save_figure  # noqa: E402
 
@@ -34,6 +35,9 @@ def main() -> None:
     text, layers = bench_layers.run(args.threads, args.repeat, args.quick)
     sections.append(text)
     save_figure(bench_layers.plot(layers), "layers")
+    print(text + "\n", flush=True)
+    text = bench_fused.run(args.threads, args.repeat, args.quick)[0]
+    sections.append(text)
     print(text + "\n", flush=True)
     text, _ = bench_decompose.run(args.threads, min(args.repeat, 3), args.quick)
     sections.append(text)
