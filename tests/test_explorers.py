@@ -258,7 +258,7 @@ def test_time_stages_times_every_stage_with_the_extras_first():
 
 def test_time_stages_feeds_each_stage_the_previous_output(monkeypatch):
     # Record the shapes the timed calls receive: each stage must see its own input.
-    import lrconv.explorers as E
+    import lrconv.explorers.speed as E
 
     seen = []
     real = E.depthwise_conv2d
@@ -460,7 +460,7 @@ def test_rank_accuracy_scores_each_network_and_summarises():
 
 
 def test_rank_accuracy_explorer_runs_each_rank_once(monkeypatch):
-    import lrconv.explorers as E
+    import lrconv.explorers.accuracy as E
 
     nets, data = _tiny_nets()
     calls = []
@@ -483,7 +483,7 @@ def test_rank_accuracy_explorer_runs_each_rank_once(monkeypatch):
 
 
 def test_rank_accuracy_explorer_shows_known_results_without_running(monkeypatch):
-    import lrconv.explorers as E
+    import lrconv.explorers.accuracy as E
 
     def refuse(*a, **k):
         raise AssertionError("rank_accuracy must not run for a known rank")
