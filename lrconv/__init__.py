@@ -16,7 +16,7 @@ One module per idea (each public helper's docstring names the chapter that intro
 - :mod:`lrconv.layers`     factorized layers run stage by stage from the stage plan (chapter 4)
 - :mod:`lrconv.cost`       parameters and multiply-accumulates of each form (chapters 4, 6)
 - :mod:`lrconv.timing`     interleaved timing helpers (chapter 6)
-- :mod:`lrconv.explorers`  ALS-convergence and rank/time/error explorers (chapters 5, 6)
+- :mod:`lrconv.explorers`  explorers of stage placement, ALS, rank against time and accuracy (4-7)
 - :mod:`lrconv.fused`      a compiled CP layer with the depthwise stages fused (chapter 6)
 - :mod:`lrconv.nn`         a small numpy CNN: layers, the factorized-layer family, training,
   metrics and the chapters' shared digits recipe (chapters 7, 8)
