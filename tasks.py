@@ -37,7 +37,7 @@ STAMP = VENV / ".lrconv-lock.sha256"
 BIN = Path(sys.executable).parent if USE_CURRENT else VENV / ("Scripts" if os.name == "nt"
                                                               else "bin")
 PY = Path(sys.executable) if USE_CURRENT else BIN / "python"
-NOTEBOOK_TIMEOUT = 300
+NOTEBOOK_TIMEOUT = 120
 
 
 def run(*cmd: str | os.PathLike, **kw) -> None:
@@ -104,7 +104,7 @@ def instructor(_args: list[str]) -> None:
 
 def test(args: list[str]) -> None:
     ensure_venv()
-    run(PY, "-m", "pytest", "--nbval", "--nbval-cell-timeout=300", "--durations=15", *args)
+    run(PY, "-m", "pytest", "--nbval", "--nbval-cell-timeout=120", "--durations=15", *args)
 
 
 def notebooks(args: list[str]) -> None:

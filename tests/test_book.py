@@ -51,6 +51,8 @@ def test_notebook_is_stored_executed_without_errors(nb: Path):
     for i, cell in enumerate(load(nb)["cells"]):
         if cell["cell_type"] != "code" or not source(cell).strip():
             continue
+        if "skip-execution" in cell.get("metadata", {}).get("tags", []):
+            continue  # a widget cell (see test_widget_cells_run_only_for_readers)
         assert cell["execution_count"] is not None, f"{nb.name} cell {i} is not executed"
         for out in cell.get("outputs", []):
             assert out["output_type"] != "error", f"{nb.name} cell {i} stores an error"
@@ -149,6 +151,26 @@ def test_only_timing_and_widget_cells_skip_output_checks(nb: Path):
             assert _VARIABLE.search(source(cell)), (
                 f"{nb.name} cell {i} is excluded from nbval but neither times nor shows a widget: "
                 f"make its output reproducible instead\n{source(cell)[:300]}")
+
+
+_WIDGET_CALL = re.compile(r"\b(interact\w*|\w*_explorer)\(")
+_WIDGET_TAGS = {"remove-output", "nbval-ignore-output", "skip-execution", "nbval-skip"}
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+def test_widget_cells_run_only_for_readers(nb: Path):
+    """A cell that builds an ipywidgets explorer runs in a reader's Jupyter only: the build,
+    nbval and `tasks.py notebooks` skip it (`skip-execution`, `nbval-skip`), since a static page
+    cannot use a widget and the widget messages have stalled automated kernels; the functions
+    behind each explorer are tested directly (tests/test_widgets.py, tests/test_explorers.py)."""
+    cells = load(nb)["cells"]
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "code" or not _WIDGET_CALL.search(source(cell)):
+            continue
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        missing = _WIDGET_TAGS - tags
+        assert not missing, f"{nb.name} cell {i}: a widget cell without the tags {missing}"
+        assert not cell["outputs"], f"{nb.name} cell {i}: a widget cell stores no output"
 
 
 # --------------------------------------------------------------------------- nbval is live
