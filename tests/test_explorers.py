@@ -501,3 +501,11 @@ def test_rank_accuracy_explorer_shows_known_results_without_running(monkeypatch)
         rank_accuracy_explorer({}, (), [3], known=[1])
     with pytest.raises(TypeError, match="'error', 'before' and 'after'"):
         rank_accuracy_explorer({}, (), [3], known={3: {"error": [0.5]}})
+
+
+@pytest.mark.parametrize("bad", [None, {}, [], np.ones((2, 2)), {"expected": 1}])
+def test_summaries_refuse_what_is_not_a_result(bad):
+    with pytest.raises(TypeError, match="result must be what stage_placement returns"):
+        placement_summary(bad)
+    with pytest.raises(TypeError, match="result must be what rank_accuracy returns"):
+        accuracy_summary(bad, 4, 2)

@@ -54,6 +54,10 @@ def _with_spreads(runs: Mapping[str, object]) -> dict[str, object]:
 
 def accuracy_summary(result: Mapping[str, object], rank: object, epochs: int) -> str:
     """One line for a :func:`rank_accuracy` result (chapter 7)."""
+    keys = [f"{key}_spread" for key in ("error", "before", "after")]
+    if not isinstance(result, Mapping) or not all(k in result for k in keys):
+        raise TypeError(f"result must be what rank_accuracy returns (a mapping with {keys}); "
+                        f"received {type(result).__name__}")
     parts = {key: result[f"{key}_spread"] for key in ("error", "before", "after")}
     if not all(isinstance(s, Spread) for s in parts.values()):
         raise TypeError("result must come from rank_accuracy")

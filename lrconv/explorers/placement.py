@@ -115,6 +115,10 @@ def stage_placement(x: object, factors: CPFactors, *, stride: int | tuple[int, i
 def placement_summary(result: Mapping[str, object]) -> str:
     """One line for a :func:`stage_placement` result, e.g. ``"shape (2, 4, 4) as expected;
     12 of 32 outputs differ"`` (chapter 4)."""
+    keys = ("output", "expected", "same_shape", "differ", "total")
+    if not isinstance(result, Mapping) or not all(k in result for k in keys):
+        raise TypeError(f"result must be what stage_placement returns (a mapping with "
+                        f"{list(keys)}); received {type(result).__name__}")
     expected = result["expected"].shape
     if result["output"] is None:
         return f"a filter no longer fits its input; expected shape {expected}"
