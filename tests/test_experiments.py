@@ -6,6 +6,7 @@ import statistics
 
 import numpy as np
 import pytest
+from factories import tiny_nets
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -70,24 +71,10 @@ def test_over_seeds():
 
 # --------------------------------------------------------------------------- runs over seeds
 
-def _tiny_nets():
-    from lrconv import nn
-
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((40, 1, 8, 8))
-    y = np.arange(40) % 3
-    nets = {}
-    for s in (0, 1):
-        net = nn.small_cnn(s, channels=(2, 4), n_classes=3)
-        nn.train(net, x, y, epochs=1, batch_size=20, optimizer=nn.Adam(lr=1e-2), seed=s)
-        nets[s] = net
-    return nets, (x[:30], x[30:], y[:30], y[30:])
-
-
 def test_factorized_runs_scores_before_and_after_and_leaves_the_nets_alone():
     from lrconv import nn
 
-    nets, data = _tiny_nets()
+    nets, data = tiny_nets()
     kernels = {s: net[3].kernel().copy() for s, net in nets.items()}
     runs = factorized_runs(nets, data, "cp", 2, epochs=1)
     assert [len(runs[k]) for k in ("error", "before", "after", "models")] == [2, 2, 2, 2]
@@ -103,7 +90,7 @@ def test_factorized_runs_scores_before_and_after_and_leaves_the_nets_alone():
 
 
 def test_adaptation_runs_trains_what_make_returns():
-    nets, (x_tr, x_te, y_tr, y_te) = _tiny_nets()
+    nets, (x_tr, x_te, y_tr, y_te) = tiny_nets()
     frozen = adaptation_runs(nets, lambda net, s: net.only_trainable(), (x_tr, y_tr),
                              (x_te, y_te), epochs=0)
     probe = adaptation_runs(nets, lambda net, s: net.only_trainable(7), (x_tr, y_tr),

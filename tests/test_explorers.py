@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from factories import tiny_nets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -420,24 +421,10 @@ def test_stage_placement_explorer_updates():
 # --------------------------------------------------------------------------- rank and accuracy
 
 
-def _tiny_nets():
-    from lrconv import nn
-
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((40, 1, 8, 8))
-    y = np.arange(40) % 3
-    nets = {}
-    for s in (0, 1):
-        net = nn.small_cnn(s, channels=(2, 4), n_classes=3)
-        nn.train(net, x, y, epochs=1, batch_size=20, optimizer=nn.Adam(lr=1e-2), seed=s)
-        nets[s] = net
-    return nets, (x[:30], x[30:], y[:30], y[30:])
-
-
 def test_rank_accuracy_scores_each_network_and_summarises():
     from lrconv import nn
 
-    nets, data = _tiny_nets()
+    nets, data = tiny_nets()
     als = {"tol": 1e-5, "max_iter": 2000}
     result = rank_accuracy(nets, data, 2, epochs=1, **als)
     assert [len(result[k]) for k in ("error", "before", "after")] == [2, 2, 2]
@@ -462,7 +449,7 @@ def test_rank_accuracy_scores_each_network_and_summarises():
 def test_rank_accuracy_explorer_runs_each_rank_once(monkeypatch):
     import lrconv.explorers.accuracy as E
 
-    nets, data = _tiny_nets()
+    nets, data = tiny_nets()
     calls = []
     real = E.rank_accuracy
 
