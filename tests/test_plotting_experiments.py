@@ -26,6 +26,9 @@ def test_error_bars_and_band_show_mean_and_spread():
     ys = ax.patches[0].get_path().transformed(ax.patches[0].get_patch_transform()).vertices[:, 1]
     assert np.allclose([ys.min(), ys.max()], [0.01, 0.02])
     assert ax.get_yscale() == "log" and ax.get_xscale() == "log"
+    ax2 = plotting.plot_spreads({"CP": ([4, 24], cp)}, xlabel="x", ylabel="y", logx=True,
+                                xticks=[4, 10, 24])
+    assert [t.get_text() for t in ax2.get_xticklabels()] == ["4", "10", "24"]
     plt.close("all")
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.ticker import NullFormatter
 
 from lrconv._validate import as_array, check_ndim
 from lrconv.experiments import Spread
@@ -47,6 +48,7 @@ def plot_spreads(
     transform: str = "value",
     logx: bool = False,
     logy: bool = False,
+    xticks: Sequence[float] | None = None,
     title: str | None = None,
 ) -> Axes:
     """Means over seeds with error bars of one standard deviation (chapter 7).
@@ -67,6 +69,9 @@ def plot_spreads(
         is unchanged). With ``"error"`` and ``logy`` small error rates stay readable.
     logx, logy : bool
         Logarithmic axes.
+    xticks : sequence of float, optional
+        Tick positions of the x axis, labelled as plain numbers (useful on a logarithmic axis,
+        whose default labels crowd); default chosen by matplotlib.
     title : str, optional
 
     Returns
@@ -95,14 +100,17 @@ def plot_spreads(
         stds = np.array([s.std for s in spreads])
         face = None if i == 0 else "white"
         ax.errorbar(x, means, yerr=stds, label=label, marker=MARKERS[i % len(MARKERS)],
-                    markersize=max(3.5, 6.5 - 1.0 * i), markerfacecolor=face, capsize=3,
-                    zorder=2 + i)
+                    markersize=6.5 if x.size == 1 else max(4.0, 6.5 - 0.8 * i),
+                    markerfacecolor=face, capsize=3, zorder=2 + i)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if logx:
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
+    if xticks is not None:
+        ax.set_xticks(list(xticks), [f"{t:g}" for t in xticks])
+        ax.xaxis.set_minor_formatter(NullFormatter())
     if title:
         ax.set_title(title)
     ax.legend()
