@@ -260,12 +260,14 @@ def comparable_outputs(nb_json: dict) -> list[list[tuple]]:
 
 def _join_run(stream: tuple) -> tuple:
     """One text for a run of stream outputs. myst-nb's executed copy may hold the run merged
-    into its first output *and* the later pieces again; the stored notebook holds it once."""
+    into its first output *and* the later pieces again; the stored notebook holds it once.
+    nbval, which runs every chapter again, still compares the stored text exactly."""
     kind, name, pieces = stream
     first, rest = pieces[0], "".join(pieces[1:])
-    if rest and len(first) > len(rest) and first.endswith(rest):
-        return kind, name, first
-    return kind, name, first + rest
+    text = first if rest and len(first) > len(rest) and first.endswith(rest) else first + rest
+    # When one print's writes straddle a flush of the kernel's output buffer, myst-nb's merge
+    # joins the two pieces with a line break: compare the words, not the white space.
+    return kind, name, " ".join(text.split())
 
 
 @pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
