@@ -104,3 +104,20 @@ def bad_pairs(minimum: int) -> st.SearchStrategy:
 def not_callables() -> st.SearchStrategy:
     """Arguments that should be callables but are not (TypeError)."""
     return st.sampled_from([None, 3, "f", np.ones(2), [print], 1.5]).map(lambda v: (v, TypeError))
+
+
+@st.composite
+def conv_geometry(draw, *, max_kernel: int = 3, max_padding: int = 2, max_extra: int = 4,
+                  max_batch: int = 2) -> tuple:
+    """A valid convolution geometry: ``(kh, kw, stride, padding, h, w, batch)``, the kernel
+    no larger than the padded input; stride and padding an int or an (h, w) pair; ``batch``
+    None (an unbatched input) or the number of images."""
+    kh, kw = draw(st.tuples(st.integers(1, max_kernel), st.integers(1, max_kernel)))
+    stride = draw(st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    pad = st.integers(0, max_padding)
+    padding = draw(st.one_of(pad, st.tuples(pad, pad)))
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    h = draw(st.integers(max(1, kh - 2 * ph), kh + max_extra))
+    w = draw(st.integers(max(1, kw - 2 * pw), kw + max_extra))
+    batch = draw(st.one_of(st.none(), st.integers(1, max_batch)))
+    return kh, kw, stride, padding, h, w, batch

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import conv_geometry
 
 import lrconv.fused as fused
 from lrconv.conv import conv2d
@@ -31,13 +32,8 @@ def random_cp(rng, c_out, c_in, kh, kw, rank, dtype=np.float64):
 def layer_case(draw):
     """A random small CP layer and input: every stride, padding, batch and tile size."""
     c_in, c_out, rank = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    kh, kw = draw(st.tuples(st.integers(1, 4), st.integers(1, 4)))
-    stride = draw(st.one_of(st.integers(1, 3), pairs))
-    padding = draw(st.one_of(st.integers(0, 3), st.tuples(st.integers(0, 3), st.integers(0, 3))))
-    ph, pw = (padding, padding) if isinstance(padding, int) else padding
-    h = draw(st.integers(max(1, kh - 2 * ph), kh + 9))
-    w = draw(st.integers(max(1, kw - 2 * pw), kw + 9))
-    batch = draw(st.one_of(st.none(), st.integers(1, 3)))
+    kh, kw, stride, padding, h, w, batch = draw(
+        conv_geometry(max_kernel=4, max_padding=3, max_extra=9, max_batch=3))
     dtype = draw(st.sampled_from([np.float64, np.float32]))
     # small tiles force blocks of a few output rows (with overlap) or of a few images
     tile = draw(st.sampled_from([1, 7, 40, 1 << 17]))

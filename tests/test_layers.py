@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import conv_geometry
 
 import lrconv.layers as layers
 from lrconv import cost
@@ -35,13 +36,7 @@ pairs = st.tuples(st.integers(1, 3), st.integers(1, 3))
 def layer_case(draw):
     """Random small layer: channels, kernel, input, stride, padding, batch and seed."""
     c_in, c_out = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    kh, kw = draw(pairs)
-    stride = draw(st.one_of(st.integers(1, 3), pairs))
-    padding = draw(st.one_of(st.integers(0, 2), st.tuples(st.integers(0, 2), st.integers(0, 2))))
-    ph, pw = (padding, padding) if isinstance(padding, int) else padding
-    h = draw(st.integers(max(1, kh - 2 * ph), kh + 4))
-    w = draw(st.integers(max(1, kw - 2 * pw), kw + 4))
-    batch = draw(st.one_of(st.none(), st.integers(1, 2)))
+    kh, kw, stride, padding, h, w, batch = draw(conv_geometry())
     seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
     shape = (c_in, h, w) if batch is None else (batch, c_in, h, w)
