@@ -5,6 +5,10 @@ gives another accuracy. The chapters therefore repeat every experiment over a fe
 report the mean with the sample standard deviation, and call two results different only when
 their means are further apart than their spreads added together (:func:`differ`). With three
 seeds this is a rule of thumb for reading a table, not a significance test; the chapters say so.
+
+The runs of one experiment are independent, so :func:`over_seeds`, :func:`factorized_runs` and
+:func:`adaptation_runs` run them side by side in worker processes where the platform allows
+(:func:`lrconv._parallel.parallel_map`): the results are those of the plain loop, in order.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import NamedTuple, TypeVar
 
 import numpy as np
 
+from lrconv._parallel import parallel_map
 from lrconv._validate import check_int
 from lrconv.decompose import relative_error
 
@@ -88,7 +93,11 @@ def differ(a: Spread, b: Spread) -> bool:
 
 
 def over_seeds(run: Callable[[int], T], seeds: Sequence[int]) -> list[T]:
-    """``[run(seed) for seed in seeds]``, with the seeds checked (chapter 7)."""
+    """``[run(seed) for seed in seeds]``, with the seeds checked (chapter 7).
+
+    The runs go to worker processes where the platform allows (see the module docstring):
+    ``run`` must return a picklable result and must not rely on another run's side effects.
+    """
     if not callable(run):
         raise TypeError(f"run must be callable; received {type(run).__name__}")
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
@@ -96,7 +105,7 @@ def over_seeds(run: Callable[[int], T], seeds: Sequence[int]) -> list[T]:
     checked = [check_int(s, f"seeds[{i}]", 0) for i, s in enumerate(seeds)]
     if len(set(checked)) != len(checked):
         raise ValueError(f"seeds must be distinct; received {list(seeds)}")
-    return [run(s) for s in checked]
+    return parallel_map(run, checked)
 
 
 def factorized_runs(nets: Mapping[int, object], data: Sequence[np.ndarray], form: str,
@@ -129,20 +138,27 @@ def factorized_runs(nets: Mapping[int, object], data: Sequence[np.ndarray], form
     x_train, x_test, y_train, y_test = data
     layer = check_int(layer, "layer", 0)
     seed_offset = check_int(seed_offset, "seed_offset", 0)
-    runs: dict[str, list] = {"error": [], "before": [], "after": [], "models": []}
+    checked = {}
     for seed, net in nets.items():
         seed = check_int(seed, "nets key (a seed)", 0)
         if not isinstance(net, nn.Sequential) or layer >= len(net):
             raise TypeError(f"nets[{seed}] must be a Sequential with a layer {layer}")
+        checked[seed] = net
+
+    def one(seed: int) -> tuple[float, float, float, object]:
+        net = checked[seed]
         new = nn.FactorizedConv2d.from_conv(net[layer], form, rank, init=init, seed=seed,
                                             **options)
+        error = relative_error(net[layer].kernel(), new.kernel())  # before fine-tuning
         model = net.replace(layer, new)
-        runs["error"].append(relative_error(net[layer].kernel(), new.kernel()))
-        runs["before"].append(nn.correct(model, x_test, y_test) / len(y_test))
+        before = nn.correct(model, x_test, y_test) / len(y_test)
         nn.fine_tune(model, x_train, y_train, epochs=epochs, lr=lr, seed=seed + seed_offset)
-        runs["after"].append(nn.correct(model, x_test, y_test) / len(y_test))
-        runs["models"].append(model)
-    return runs
+        after = nn.correct(model, x_test, y_test) / len(y_test)
+        return error, before, after, model
+
+    results = parallel_map(one, list(checked))
+    return {key: [r[i] for r in results]
+            for i, key in enumerate(("error", "before", "after", "models"))}
 
 
 def adaptation_runs(nets: Mapping[int, object], make: Callable[[object, int], object],
@@ -175,17 +191,19 @@ def adaptation_runs(nets: Mapping[int, object], make: Callable[[object, int], ob
             raise TypeError(f"{name} must be a pair (X, y)")
     epochs = check_int(epochs, "epochs", 0)
     seed_offset = check_int(seed_offset, "seed_offset", 0)
-    runs: dict[str, list] = {"accuracy": [], "trainable": [], "models": []}
-    for seed, net in nets.items():
-        seed = check_int(seed, "nets key (a seed)", 0)
-        model = make(net, seed)
+    checked = {check_int(seed, "nets key (a seed)", 0): net for seed, net in nets.items()}
+
+    def one(seed: int) -> tuple[float, int, object]:
+        model = make(checked[seed], seed)
         if not isinstance(model, nn.Sequential):
             raise TypeError(f"make must return a lrconv.nn.Sequential; received "
                             f"{type(model).__name__}")
         if epochs:
             nn.train(model, *train, epochs=epochs, batch_size=batch_size,
                      optimizer=nn.Adam(lr=lr), seed=seed + seed_offset)
-        runs["accuracy"].append(nn.correct(model, *test) / len(test[1]))
-        runs["trainable"].append(int(sum(v.size for v in model.named_params().values())))
-        runs["models"].append(model)
-    return runs
+        accuracy = nn.correct(model, *test) / len(test[1])
+        return accuracy, int(sum(v.size for v in model.named_params().values())), model
+
+    results = parallel_map(one, list(checked))
+    return {key: [r[i] for r in results]
+            for i, key in enumerate(("accuracy", "trainable", "models"))}

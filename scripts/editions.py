@@ -14,9 +14,8 @@ Student edition, one notebook per chapter of _toc.yml:
 - a first code cell installs what the chapter needs when ``lrconv`` is not importable (Colab,
   Binder, any other Jupyter): the package from the repository set in _config.yml
   (``repository.url`` and ``branch``) and the third-party packages the chapter imports beyond
-  lrconv's own dependencies, at the versions pyproject.toml pins. myst-nb is not installed: it
-  pulls in Sphinx and only matters when the book is built, so where it is missing the cell
-  registers a small ``myst_nb.glue`` that shows the value as myst-nb does in a notebook.
+  lrconv's own dependencies, at the versions pyproject.toml pins (the chapters glue their
+  numbers with ``lrconv.glue``, so myst-nb, which pulls in Sphinx, is never needed).
 
 With ``--html`` the notebooks are also copied to ``<html>/student/`` with a zip of all of them,
 which the chapter pages link (scripts/student_links.py adds the links at build time).
@@ -55,9 +54,8 @@ STUDENT_FOLDER = "student"  # under the HTML root; scripts/student_links.py link
 ZIP_NAME = "lrconv-student-notebooks.zip"
 INSTRUCTOR_SOURCES = ROOT / "instructor"
 
-# Imports that every Jupyter kernel provides, and myst-nb, replaced by a stub (see above).
+# Imports that every Jupyter kernel provides.
 PROVIDED_BY_JUPYTER = {"IPython", "ipykernel"}
-GLUE_MODULE = "myst_nb"
 
 # A MyST directive fence: ```{name} argument (or :::), up to three spaces of indent.
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}\s*(?P<arg>.*?)\s*$")
@@ -230,9 +228,8 @@ def repository(root: Path = ROOT) -> tuple[str, str]:
     return url, str(repo.get("branch") or "main")
 
 
-def requirements(nb: dict, root: Path = ROOT) -> tuple[dict[str, str], bool]:
-    """What a chapter needs outside the repository: {module: pip requirement}, and whether it
-    uses myst-nb's ``glue`` (stubbed, not installed).
+def requirements(nb: dict, root: Path = ROOT) -> dict[str, str]:
+    """What a chapter needs outside the repository: {module: pip requirement}.
 
     Raises ValueError for an import that is neither the standard library, lrconv or its
     dependencies, nor pinned in pyproject.toml.
@@ -241,12 +238,8 @@ def requirements(nb: dict, root: Path = ROOT) -> tuple[dict[str, str], bool]:
     base, pins = _pins(root)
     dists = importlib.metadata.packages_distributions()
     needs = {"lrconv": f"lrconv @ git+{url}@{branch}"}
-    uses_glue = False
     for module in sorted(chapter_imports(nb)):
         if module in sys.stdlib_module_names or module in PROVIDED_BY_JUPYTER:
-            continue
-        if module == GLUE_MODULE:
-            uses_glue = True
             continue
         dist = _canonical((dists.get(module) or [module])[0])
         if dist == "lrconv" or dist in base:
@@ -257,11 +250,11 @@ def requirements(nb: dict, root: Path = ROOT) -> tuple[dict[str, str], bool]:
                 "does not pin: add it to an extra so that the install cell can name a version"
             )
         needs[module] = pins[dist]
-    return needs, uses_glue
+    return needs
 
 
-def install_cell(needs: dict[str, str], uses_glue: bool) -> dict:
-    """The first code cell of an edition: install what is missing, stub myst-nb's glue."""
+def install_cell(needs: dict[str, str]) -> dict:
+    """The first code cell of an edition: install what is missing."""
     table = ",\n".join(f"    {module!r}: {req!r}" for module, req in needs.items())
     lines = [
         "# Run this cell first. In the book's own environment it does nothing; elsewhere (Colab,",
@@ -278,23 +271,6 @@ def install_cell(needs: dict[str, str], uses_glue: bool) -> dict:
         "    _args = \" \".join(f'\"{req}\"' for req in _missing)",
         "    %pip install -q {_args}",
     ]
-    if uses_glue:
-        lines += [
-            "",
-            "if importlib.util.find_spec(\"myst_nb\") is None:",
-            "    # myst-nb's glue stores values for the book's text; here it only shows them.",
-            "    import sys",
-            "    import types",
-            "",
-            "    import IPython.display",
-            "",
-            "    def _glue(name, variable, display=True):",
-            "        if display:",
-            "            IPython.display.display(variable)",
-            "",
-            "    sys.modules[\"myst_nb\"] = types.ModuleType(\"myst_nb\")",
-            "    sys.modules[\"myst_nb\"].glue = _glue",
-        ]
     return {
         "cell_type": "code",
         "execution_count": None,
@@ -306,10 +282,10 @@ def install_cell(needs: dict[str, str], uses_glue: bool) -> dict:
 
 
 def _with_install_cell(edition: dict, source_nb: dict, root: Path) -> dict:
-    needs, uses_glue = requirements(source_nb, root)
+    needs = requirements(source_nb, root)
     cells = edition["cells"]
     at = next((i for i, c in enumerate(cells) if c["cell_type"] == "code"), len(cells))
-    edition["cells"] = [*cells[:at], install_cell(needs, uses_glue), *cells[at:]]
+    edition["cells"] = [*cells[:at], install_cell(needs), *cells[at:]]
     return edition
 
 

@@ -103,7 +103,7 @@ def substitutions(root: Path) -> dict[str, str]:
     url, _branch = repository(root)
     needs: dict[str, str] = {}
     for doc in chapter_docs(root):
-        needs.update(requirements(json.loads((root / f"{doc}.ipynb").read_text()), root)[0])
+        needs.update(requirements(json.loads((root / f"{doc}.ipynb").read_text()), root))
     command = "%pip install " + " ".join(f'"{req}"' for req in needs.values())
     return {
         "repository_url": f"<{url}>",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import tomllib
 from pathlib import Path
 
@@ -157,8 +156,7 @@ def test_install_cell_names_the_repository_and_the_chapters_extras(student, doc)
             re.search(rf"\b{func}\(", code) for func, m in editions.RUNTIME_IMPORTS.items()
             if m == module)  # lrconv functions that import it when they run
         assert (pins[dist] in cell) == imported, (doc, dist)
-    uses_glue = re.search(r"^\s*from\s+myst_nb\s+import\s+glue", code, re.M) is not None
-    assert ('sys.modules["myst_nb"]' in cell) == uses_glue
+    assert "myst_nb" not in code  # values are glued with lrconv.glue: no myst-nb to install
 
 
 def _run_install_cell(cell: str, missing: set[str], monkeypatch) -> list[str]:
@@ -170,7 +168,6 @@ def _run_install_cell(cell: str, missing: set[str], monkeypatch) -> list[str]:
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name in missing else real(name, *a))
-    monkeypatch.delitem(sys.modules, "myst_nb", raising=False)
     magics: list[str] = []
 
     class Shell:
@@ -186,17 +183,13 @@ def _run_install_cell(cell: str, missing: set[str], monkeypatch) -> list[str]:
     return magics
 
 
-def test_install_cell_installs_only_what_is_missing_and_stubs_glue(student, monkeypatch):
+def test_install_cell_installs_only_what_is_missing(student, monkeypatch):
     cell = _src(next(c for c in student["07_trained_network"]["cells"]
                      if c["cell_type"] == "code"))
     assert _run_install_cell(cell, set(), monkeypatch) == []
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
-    magics = _run_install_cell(cell, {"lrconv", "sklearn", "myst_nb"}, monkeypatch)
+    magics = _run_install_cell(cell, {"lrconv", "sklearn"}, monkeypatch)
     assert magics == [f'%pip install -q "lrconv @ git+{url}@main" "{_pins()["scikit-learn"]}"']
-    from myst_nb import glue  # the stub the cell registered
-
-    assert glue("a_value", 3, display=False) is None
-    monkeypatch.delitem(sys.modules, "myst_nb")
 
 
 def _executed(nb: dict, cwd: Path) -> nbformat.NotebookNode:

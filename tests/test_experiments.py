@@ -10,6 +10,7 @@ from factories import tiny_nets
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lrconv.decompose import relative_error
 from lrconv.experiments import Spread, adaptation_runs, differ, factorized_runs, over_seeds, spread
 
 finite = st.floats(-1e6, 1e6, allow_nan=False)
@@ -82,6 +83,8 @@ def test_factorized_runs_scores_before_and_after_and_leaves_the_nets_alone():
         assert np.array_equal(net[3].kernel(), kernels[s])
         model = net.replace(3, nn.FactorizedConv2d.from_conv(net[3], "cp", 2, seed=s))
         assert runs["before"][s] == nn.correct(model, data[1], data[3]) / 10
+        # the error of the factorization itself, before fine-tuning moved the factors
+        assert runs["error"][s] == relative_error(net[3].kernel(), model[3].kernel())
     assert all(0 <= a <= 1 for a in runs["after"]) and all(0 < e < 1.5 for e in runs["error"])
     with pytest.raises(TypeError, match="nets must be a non-empty mapping"):
         factorized_runs({}, data, "cp", 2)
@@ -103,3 +106,24 @@ def test_adaptation_runs_trains_what_make_returns():
         adaptation_runs(nets, None, (x_tr, y_tr), (x_te, y_te))
     with pytest.raises(TypeError, match="make must return"):
         adaptation_runs(nets, lambda net, s: 5, (x_tr, y_tr), (x_te, y_te))
+
+
+def test_runs_in_workers_equal_the_plain_loop(monkeypatch):
+    """The same numbers, in the same order, whether the seeds run side by side or one by one."""
+    from lrconv import _parallel
+
+    nets, data = tiny_nets()
+    x_tr, x_te, y_tr, y_te = data
+    make = lambda net, s: net.only_trainable(3, 7)  # noqa: E731  (a lambda, as in a notebook)
+    results = []
+    for setting in ("1", ""):
+        monkeypatch.setenv("LRCONV_PROCESSES", setting)
+        fact = factorized_runs(nets, data, "cp", 2, epochs=1)
+        adapt = adaptation_runs(nets, make, (x_tr, y_tr), (x_te, y_te), epochs=2)
+        trained = [m[3].kernel() for m in adapt["models"]]
+        results.append((fact["error"], fact["before"], fact["after"], adapt["accuracy"],
+                        trained))
+    assert _parallel.processes(3) >= 2  # the default did use workers on this machine
+    serial, parallel = results
+    assert serial[:4] == parallel[:4]
+    assert all(np.array_equal(a, b) for a, b in zip(serial[4], parallel[4], strict=True))
