@@ -186,8 +186,9 @@ def _top_level_imports(code: str) -> set[str]:
     return names
 
 
-# lrconv functions that import an optional package when they run: name -> top-level module.
-RUNTIME_IMPORTS = {"load_digits_split": "sklearn", "train_digits_cnn": "sklearn"}
+# lrconv functions that import an optional package when they run: name -> top-level module
+# (none at present: the digits of chapters 7 and 8 are stored with the package).
+RUNTIME_IMPORTS: dict[str, str] = {}
 
 
 def chapter_imports(nb: dict) -> set[str]:

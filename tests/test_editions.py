@@ -184,12 +184,16 @@ def _run_install_cell(cell: str, missing: set[str], monkeypatch) -> list[str]:
 
 
 def test_install_cell_installs_only_what_is_missing(student, monkeypatch):
-    cell = _src(next(c for c in student["07_trained_network"]["cells"]
+    cell = _src(next(c for c in student["05_computing_factors"]["cells"]
                      if c["cell_type"] == "code"))
     assert _run_install_cell(cell, set(), monkeypatch) == []
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
-    magics = _run_install_cell(cell, {"lrconv", "sklearn"}, monkeypatch)
-    assert magics == [f'%pip install -q "lrconv @ git+{url}@main" "{_pins()["scikit-learn"]}"']
+    magics = _run_install_cell(cell, {"lrconv", "tensorly"}, monkeypatch)
+    assert magics == [f'%pip install -q "lrconv @ git+{url}@main" "{_pins()["tensorly"]}"']
+    cell = _src(next(c for c in student["07_trained_network"]["cells"]
+                     if c["cell_type"] == "code"))
+    assert _run_install_cell(cell, {"lrconv"}, monkeypatch) == [
+        f'%pip install -q "lrconv @ git+{url}@main"']
 
 
 def _executed(nb: dict, cwd: Path) -> nbformat.NotebookNode:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,3 +100,17 @@ def test_installed_versions_match_the_lock():
         except PackageNotFoundError:
             raise AssertionError(f"{name} is pinned but not installed") from None
         assert installed == lock[name], f"{name}: installed {installed}, locked {lock[name]}"
+
+
+@pytest.mark.skipif(os.environ.get("LRCONV_CPU_PATH") != "avx2",
+                    reason="runs where tasks.py test chose the AVX2 code path")
+def test_the_avx2_code_path_is_the_one_running():
+    """tasks.py test asked OpenBLAS and numpy for their AVX2 code: check that they obey."""
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    from threadpoolctl import threadpool_info
+
+    blas = [i for i in threadpool_info() if i["internal_api"] == "openblas"]
+    assert blas and all(i["architecture"] == "Haswell" for i in blas), blas
+    wide = [g for g in __cpu_dispatch__ if "AVX512" in g or g == "X86_V4"]
+    assert __cpu_features__["AVX2"] and wide
+    assert not any(__cpu_features__[g] for g in wide), {g: __cpu_features__[g] for g in wide}

@@ -41,6 +41,19 @@ def test_the_split_has_the_stated_shapes_range_and_strata(data):
         np.testing.assert_array_equal(a, b)
 
 
+def test_the_stored_split_is_scikit_learns(data):
+    """lrconv/digits.npz holds exactly what load_digits and train_test_split give."""
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    images = digits.images[:, None].astype(np.float64) / 16.0
+    parts = train_test_split(images, digits.target, test_size=0.25, random_state=0,
+                             stratify=digits.target)
+    for ours, theirs in zip(data, parts, strict=True):
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_array_equal(ours, theirs)
+
+
 def test_the_digits_schedule_is_chapter_7s():
     s = nn.DIGITS_SCHEDULE
     assert s.phases == ((15, 3e-3), (5, 1e-3)) and s.batch_size == 32 and s.epochs == 20

@@ -7,15 +7,19 @@ way in one call::
     model, history = train_digits_cnn(seed=0, data=data)
     correct(model, data.X_test, data.y_test)        # of 450
 
-The data are scikit-learn's digits (1,797 images of 8x8 pixels, values 0..16, bundled with the
-package, no download) scaled to [0, 1], split 1,347 / 450 with every digit in the same
-proportion in both parts (``train_test_split(test_size=0.25, random_state=0,
-stratify=target)``). scikit-learn is needed for :func:`load_digits_split` only.
+The data are the UCI handwritten digits (Alpaydin and Kaynak, 1998; CC BY 4.0) as scikit-learn
+ships them (``sklearn.datasets.load_digits``: 1,797 images of 8x8 pixels, values 0..16), scaled
+to [0, 1] and split 1,347 / 450 with every digit in the same proportion in both parts
+(``train_test_split(test_size=0.25, random_state=0, stratify=target)``). The images, labels and
+the split's two index arrays are stored with the package (``lrconv/digits.npz``, 49 kB), so the
+split is the same on every machine and loading it imports no scikit-learn; a test checks the
+file against scikit-learn's own functions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -27,6 +31,10 @@ from lrconv.nn.training import Adam, History, train
 
 __all__ = ["DIGITS_SCHEDULE", "DigitsSplit", "Schedule", "fine_tune", "load_digits_split",
            "sample_per_class", "train_digits_cnn"]
+
+DIGITS_FILE = Path(__file__).resolve().parents[1] / "digits.npz"
+"""The stored digits: ``images`` (1797, 8, 8) uint8 in 0..16, ``target`` (1797,), and the
+split's ``train_index`` (1347,) and ``test_index`` (450,)."""
 
 
 class DigitsSplit(NamedTuple):
@@ -43,23 +51,18 @@ class DigitsSplit(NamedTuple):
 
 
 def load_digits_split() -> DigitsSplit:
-    """scikit-learn's digits as ``(N, 1, 8, 8)`` images in [0, 1], split 1,347 / 450 (chapter 7).
+    """The digits as ``(N, 1, 8, 8)`` images in [0, 1], split 1,347 / 450 (chapter 7).
 
-    ``train_test_split(X, target, test_size=0.25, random_state=0, stratify=target)``: the same
-    split on every machine, with each digit's share the same in both parts. Float64 images,
-    integer labels.
+    ``train_test_split(X, target, test_size=0.25, random_state=0, stratify=target)`` of
+    scikit-learn's ``load_digits()``, read from the copy stored with the package: the same split
+    on every machine, with each digit's share the same in both parts. Float64 images, integer
+    labels; fresh arrays on every call.
     """
-    try:
-        from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
-    except ImportError as exc:  # scikit-learn comes with the book's extras
-        raise ImportError("load_digits_split needs scikit-learn (pip install "
-                          "'lrconv[book]')") from exc
-    digits = load_digits()
-    images = digits.images[:, None].astype(np.float64) / 16.0
-    parts = train_test_split(images, digits.target, test_size=0.25, random_state=0,
-                             stratify=digits.target)
-    return DigitsSplit(*parts)
+    with np.load(DIGITS_FILE) as stored:
+        images = stored["images"][:, None].astype(np.float64) / 16.0
+        target = stored["target"].astype(np.int64)
+        train, test = stored["train_index"], stored["test_index"]
+    return DigitsSplit(images[train], images[test], target[train], target[test])
 
 
 @dataclass(frozen=True)
