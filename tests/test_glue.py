@@ -32,6 +32,16 @@ def test_same_record_as_myst_nb(value):
     assert kwargs["metadata"]["scrapbook"] == {"name": "a_name", "mime_prefix": GLUE_PREFIX}
 
 
+def test_markdown_is_recorded_for_the_md_role():
+    from IPython.display import Markdown
+    from myst_nb.ext.glue import glue as myst_glue
+
+    ours = _recorded(glue, "verdict", Markdown("slower"))
+    assert ours == _recorded(myst_glue, "verdict", Markdown("slower"), display=False)
+    (bundle,), _ = ours[0]
+    assert bundle[GLUE_PREFIX + "text/markdown"] == "slower"
+
+
 @pytest.mark.parametrize("name", ["", "two words", "x.y", 3, None])
 def test_bad_names_raise_type_error_naming_the_argument(name):
     with pytest.raises(TypeError, match="name must be"):
