@@ -4,6 +4,7 @@
     python3 tasks.py book        # venv + pinned lock, execute every notebook, strict HTML build
     python3 tasks.py test        # venv + pinned lock, then the whole test suite
     python3 tasks.py notebooks   # re-execute every notebook in place, outputs stored reproducibly
+                                 # (timing cells keep their outputs; --timings measures anew)
     python3 tasks.py student     # student notebooks (no checks, no solutions) in _build/student
     python3 tasks.py instructor  # instructor pack (answer keys, unseen items) in _build/instructor
     python3 tasks.py pdf         # PDF handout at _build/pdf/book.pdf
@@ -135,11 +136,22 @@ def test(args: list[str]) -> None:
         env={**os.environ, **path})
 
 
+TIMING_TAG = "nbval-ignore-output"  # cells that print timings (and the widget cells)
+
+
 def notebooks(args: list[str]) -> None:
-    """Re-execute notebooks in place (all in book/ by default) and normalise their metadata."""
+    """Re-execute notebooks in place (all in book/ by default) and normalise their metadata.
+
+    A timing cell (tagged ``nbval-ignore-output``) whose source did not change keeps the
+    outputs it had: its numbers belong to the machine and the moment, so re-running would only
+    churn the diff (the build measures afresh for the pages). ``--timings`` stores new ones.
+    """
     ensure_venv()
+    refresh = "--timings" in args
+    args = [a for a in args if a != "--timings"]
     paths = [Path(a) for a in args] or sorted((ROOT / "book").glob("[0-9]*.ipynb"))
     for nb in paths:
+        kept = {} if refresh else _timing_cells(ROOT / nb)
         run(
             tool("jupyter"), "nbconvert", "--to", "notebook", "--execute", "--inplace",
             "--ExecutePreprocessor.record_timing=False",
@@ -147,14 +159,23 @@ def notebooks(args: list[str]) -> None:
             "--ExecutePreprocessor.kernel_name=python3",
             nb,
         )
-        normalise_notebook(ROOT / nb)
+        normalise_notebook(ROOT / nb, kept)
+
+
+def _timing_cells(path: Path) -> dict[str, dict]:
+    """The timing cells of a notebook, by cell id."""
+    cells = json.loads(path.read_text()).get("cells", [])
+    return {c["id"]: c for c in cells
+            if c.get("id") and TIMING_TAG in c.get("metadata", {}).get("tags", [])}
 
 
 _MODEL_ID = re.compile(r'"model_id": "([0-9a-f]{32})"')
 
 
-def normalise_notebook(path: Path) -> None:
-    """Make a freshly executed notebook byte-stable: renumber widget ids, drop widget state."""
+def normalise_notebook(path: Path, kept: dict[str, dict] | None = None) -> None:
+    """Make a freshly executed notebook byte-stable: renumber widget ids, drop widget state,
+    and give back the ``kept`` timing cells (by id) their old outputs where the source is the
+    same."""
     text = path.read_text()
     for n, model_id in enumerate(dict.fromkeys(_MODEL_ID.findall(text)), start=1):
         text = text.replace(model_id, f"{n:032x}")
@@ -163,7 +184,14 @@ def normalise_notebook(path: Path) -> None:
     for cell in nb.get("cells", []):
         if "outputs" in cell:
             cell["outputs"] = _merge_streams(cell["outputs"])
+        old = (kept or {}).get(cell.get("id", ""))
+        if old is not None and _joined(old.get("source")) == _joined(cell.get("source")):
+            cell["outputs"] = old.get("outputs", [])
     path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def _joined(source: object) -> str:
+    return "".join(source) if isinstance(source, list) else str(source or "")
 
 
 def _merge_streams(outputs: list[dict]) -> list[dict]:
