@@ -4,7 +4,7 @@
     python3 tasks.py book        # venv + pinned lock, execute every notebook, strict HTML build
     python3 tasks.py test        # venv + pinned lock, then the whole test suite
     python3 tasks.py notebooks   # re-execute every notebook in place, outputs stored reproducibly
-                                 # (timing cells keep their outputs; --timings measures anew)
+                                 # (unchanged timing cells keep theirs; --timings: anew)
     python3 tasks.py student     # student notebooks (no checks, no solutions) in _build/student
     python3 tasks.py instructor  # instructor pack (answer keys, unseen items) in _build/instructor
     python3 tasks.py pdf         # PDF handout at _build/pdf/book.pdf
@@ -142,16 +142,17 @@ TIMING_TAG = "nbval-ignore-output"  # cells that print timings (and the widget c
 def notebooks(args: list[str]) -> None:
     """Re-execute notebooks in place (all in book/ by default) and normalise their metadata.
 
-    A timing cell (tagged ``nbval-ignore-output``) whose source did not change keeps the
-    outputs it had: its numbers belong to the machine and the moment, so re-running would only
-    churn the diff (the build measures afresh for the pages). ``--timings`` stores new ones.
+    Timing cells (tagged ``nbval-ignore-output``) print numbers that belong to the machine and
+    the moment, so re-running them would only churn the diff (the build measures afresh for the
+    pages). When no code cell of a notebook differs from the last commit, its timing cells keep
+    their stored outputs; when any does, or with ``--timings``, every cell is measured anew.
     """
     ensure_venv()
     refresh = "--timings" in args
     args = [a for a in args if a != "--timings"]
     paths = [Path(a) for a in args] or sorted((ROOT / "book").glob("[0-9]*.ipynb"))
     for nb in paths:
-        kept = {} if refresh else _timing_cells(ROOT / nb)
+        kept = {} if refresh else _unchanged_timing_cells(ROOT / nb)
         run(
             tool("jupyter"), "nbconvert", "--to", "notebook", "--execute", "--inplace",
             "--ExecutePreprocessor.record_timing=False",
@@ -162,10 +163,24 @@ def notebooks(args: list[str]) -> None:
         normalise_notebook(ROOT / nb, kept)
 
 
-def _timing_cells(path: Path) -> dict[str, dict]:
-    """The timing cells of a notebook, by cell id."""
-    cells = json.loads(path.read_text()).get("cells", [])
-    return {c["id"]: c for c in cells
+def _code_cells(nb: dict) -> list[tuple[str, str]]:
+    return [(c.get("id", ""), _joined(c.get("source"))) for c in nb.get("cells", [])
+            if c.get("cell_type") == "code"]
+
+
+def _unchanged_timing_cells(path: Path, committed: dict | None = None) -> dict[str, dict]:
+    """The timing cells of ``path`` by cell id, if its code cells are those of the last commit
+    (``committed``, read with git when not given); otherwise none."""
+    current = json.loads(path.read_text())
+    if committed is None:
+        shown = subprocess.run(["git", "show", f"HEAD:{path.resolve().relative_to(ROOT)}"],
+                               cwd=ROOT, capture_output=True, text=True)
+        if shown.returncode:
+            return {}
+        committed = json.loads(shown.stdout)
+    if _code_cells(current) != _code_cells(committed):
+        return {}
+    return {c["id"]: c for c in current.get("cells", [])
             if c.get("id") and TIMING_TAG in c.get("metadata", {}).get("tags", [])}
 
 
@@ -174,8 +189,7 @@ _MODEL_ID = re.compile(r'"model_id": "([0-9a-f]{32})"')
 
 def normalise_notebook(path: Path, kept: dict[str, dict] | None = None) -> None:
     """Make a freshly executed notebook byte-stable: renumber widget ids, drop widget state,
-    and give back the ``kept`` timing cells (by id) their old outputs where the source is the
-    same."""
+    and give back the ``kept`` timing cells (by id) their stored outputs."""
     text = path.read_text()
     for n, model_id in enumerate(dict.fromkeys(_MODEL_ID.findall(text)), start=1):
         text = text.replace(model_id, f"{n:032x}")
@@ -185,7 +199,7 @@ def normalise_notebook(path: Path, kept: dict[str, dict] | None = None) -> None:
         if "outputs" in cell:
             cell["outputs"] = _merge_streams(cell["outputs"])
         old = (kept or {}).get(cell.get("id", ""))
-        if old is not None and _joined(old.get("source")) == _joined(cell.get("source")):
+        if old is not None:
             cell["outputs"] = old.get("outputs", [])
     path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 

@@ -1,4 +1,5 @@
-"""tasks.py: re-executing notebooks keeps the stored outputs of unchanged timing cells."""
+"""tasks.py: re-executing notebooks keeps the stored outputs of timing cells when no code cell
+changed since the last commit, and measures them anew when one did."""
 
 from __future__ import annotations
 
@@ -18,23 +19,43 @@ def _cell(cid: str, source: str, text: str, tags: list[str]) -> dict:
             "outputs": [{"output_type": "stream", "name": "stdout", "text": [text]}]}
 
 
-def test_unchanged_timing_cells_keep_their_outputs(tmp_path):
-    old = [_cell("t1", "print(time())\n", "0.31 ms\n", [tasks.TIMING_TAG]),
-           _cell("t2", "print(time() * 2)", "0.62 ms\n", [tasks.TIMING_TAG]),
-           _cell("c1", "print(1 + 1)", "2\n", [])]
+def _nb(cells: list[dict]) -> dict:
+    return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def _stored(text_t1: str, source_c1: str = "print(1 + 1)") -> list[dict]:
+    return [_cell("t1", "print(time())\n", text_t1, [tasks.TIMING_TAG]),
+            _cell("c1", source_c1, "2\n", [])]
+
+
+def test_unchanged_notebook_keeps_its_timings(tmp_path):
     path = tmp_path / "nb.ipynb"
-    path.write_text(json.dumps({"cells": old, "metadata": {}, "nbformat": 4,
-                                "nbformat_minor": 5}))
-    kept = tasks._timing_cells(path)
-    assert sorted(kept) == ["t1", "t2"]
-    new = [_cell("t1", "print(time())\n", "0.29 ms\n", [tasks.TIMING_TAG]),   # same code
-           _cell("t2", "print(time() * 3)", "0.93 ms\n", [tasks.TIMING_TAG]),  # changed code
-           _cell("c1", "print(1 + 1)", "2\n", [])]
-    new[0]["source"] = "print(time())\n"  # a string where the old file had a list of lines
-    path.write_text(json.dumps({"cells": new, "metadata": {}, "nbformat": 4,
-                                "nbformat_minor": 5}))
+    committed = _nb(_stored("0.31 ms\n"))
+    path.write_text(json.dumps(committed))
+    kept = tasks._unchanged_timing_cells(path, committed)
+    assert sorted(kept) == ["t1"]
+    path.write_text(json.dumps(_nb(_stored("0.29 ms\n"))))  # what a new execution wrote
     tasks.normalise_notebook(path, kept)
     cells = {c["id"]: c for c in json.loads(path.read_text())["cells"]}
-    assert cells["t1"]["outputs"][0]["text"] == ["0.31 ms\n"]  # kept
-    assert cells["t2"]["outputs"][0]["text"] == ["0.93 ms\n"]  # measured anew
+    assert cells["t1"]["outputs"][0]["text"] == ["0.31 ms\n"]
     assert cells["c1"]["outputs"][0]["text"] == ["2\n"]
+
+
+def test_an_edited_code_cell_means_new_timings(tmp_path):
+    path = tmp_path / "nb.ipynb"
+    committed = _nb(_stored("0.31 ms\n"))
+    path.write_text(json.dumps(_nb(_stored("0.31 ms\n", source_c1="print(2 + 2)"))))
+    assert tasks._unchanged_timing_cells(path, committed) == {}
+    edited_timing = _nb(_stored("0.31 ms\n"))
+    edited_timing["cells"][0]["source"] = ["print(time() * 2)\n"]
+    path.write_text(json.dumps(edited_timing))
+    assert tasks._unchanged_timing_cells(path, committed) == {}
+
+
+def test_a_chapter_of_this_checkout_is_compared_with_git(tmp_path):
+    chapter = sorted((ROOT / "book").glob("06_*.ipynb"))[0]
+    kept = tasks._unchanged_timing_cells(chapter)
+    # either the chapter is as committed (its timing cells are kept) or it was edited (none are)
+    stored = [c for c in json.loads(chapter.read_text())["cells"]
+              if tasks.TIMING_TAG in c["metadata"].get("tags", [])]
+    assert sorted(kept) in ([], sorted(c["id"] for c in stored))
