@@ -47,6 +47,10 @@ def _series_xy(series: Mapping[str, object], name: str) -> list[tuple[str, np.nd
     return out
 
 
+#: Errors below this are drawn at it on a logarithmic axis (:func:`plot_convergence`): they are
+#: round-off, and their digits (and so the drawn curve) differ from one processor to another.
+ROUNDOFF_FLOOR = 1e-12
+
 #: Marker of the k-th line (with the dash cycle of the house style: tellable apart in grey).
 MARKERS = "osD^v<>"
 
@@ -127,10 +131,13 @@ def plot_convergence(
     ylabel: str = "relative error",
     logy: bool = True,
     title: str | None = None,
+    floor: float = ROUNDOFF_FLOOR,
 ) -> Axes:
     """Error after each sweep of an iterative fit, one line per run (chapter 5).
 
     A thin wrapper of :func:`plot_lines` with sweeps ``1, 2, ...`` on the x axis and no markers.
+    On a logarithmic axis, values below ``floor`` are drawn at ``floor``, the bottom of the axis:
+    there an error is round-off, whose digits differ from one processor to another.
 
     Parameters
     ----------
@@ -141,6 +148,8 @@ def plot_convergence(
     logy : bool
         Logarithmic y axis (the default: errors fall by orders of magnitude).
     title : str, optional
+    floor : float
+        The bottom of a logarithmic axis, > 0 (default :data:`ROUNDOFF_FLOOR`).
 
     Returns
     -------
@@ -148,13 +157,18 @@ def plot_convergence(
     """
     if not isinstance(histories, Mapping) or not histories:
         raise TypeError("histories must be a non-empty mapping of label to values")
+    if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not floor > 0:
+        raise ValueError(f"floor must be a positive number; received {floor!r}")
     series = {}
     for label, values in histories.items():
         y = as_array(values, f"histories[{label!r}]").astype(float)
         check_ndim(y, f"histories[{label!r}]", (1,), "(n_sweeps,)")
-        series[label] = (np.arange(1, y.size + 1), y)
-    return plot_lines(series, ax, xlabel="sweep", ylabel=ylabel, logy=logy, markers=False,
-                      title=title)
+        series[label] = (np.arange(1, y.size + 1), np.maximum(y, floor) if logy else y)
+    ax = plot_lines(series, ax, xlabel="sweep", ylabel=ylabel, logy=logy, markers=False,
+                    title=title)
+    if logy:
+        ax.set_ylim(bottom=floor)
+    return ax
 
 
 def plot_rank_error_curve(

@@ -326,6 +326,12 @@ def plot_rank_approximations(
     return fig
 
 
+def _snap(a: np.ndarray, scale: float) -> np.ndarray:
+    """``a`` rounded to a multiple of ``1e-12 * scale`` (and ``-0`` made ``0``)."""
+    step = 1e-12 * scale
+    return np.round(a / step) * step + 0.0
+
+
 @styled
 def plot_rank_outputs(
     reference: object,
@@ -364,11 +370,14 @@ def plot_rank_outputs(
             raise ValueError(f"outputs[{i}] must have the shape of reference {ref.shape}; "
                              f"received {o.shape}")
     klim = float(max(np.max(np.abs(k)) for k in ks)) or 1.0
+    scale = max(1.0, float(np.max(np.abs(ref))))
+    # Round-off differs between processors: snap every drawn value to a grid of 1e-12 * scale,
+    # so that noise (an exact rank's difference, a flat region's output) draws the same pixels.
+    ref, outs = _snap(ref, scale), [_snap(o, scale) for o in outs]
     lo = float(min(ref.min(), *(o.min() for o in outs)))
     hi = float(max(ref.max(), *(o.max() for o in outs)))
-    diffs = [o - ref for o in outs]
+    diffs = [_snap(o - ref, scale) for o in outs]
     dlim = float(max(np.max(np.abs(d)) for d in diffs)) or 1.0
-    scale = max(1.0, float(np.max(np.abs(ref))))
     n = len(ks)
     fig, axes = plt.subplots(n, 3, figsize=(9.0, 2.6 * n + 0.4), layout="constrained",
                              squeeze=False, gridspec_kw={"width_ratios": [0.7, 1, 1]})
