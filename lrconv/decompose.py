@@ -157,12 +157,20 @@ def _leading_vectors(matrix: np.ndarray, count: int, complete: bool = True) -> n
     return _sign_fix(u[:, :count])
 
 
+# Singular values below this fraction of the largest are numerically zero: their singular
+# vectors are round-off, which differs from one processor (and BLAS kernel) to another.
+NULL_SINGULAR_VALUE = 1e-10
+
+
 def _svd_init(kernel: np.ndarray, rank: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Leading left singular vectors of each unfolding; seeded random unit columns pad a mode
-    whose size is below the rank."""
+    """Leading left singular vectors of each unfolding; seeded random unit columns take the
+    place of those beyond the mode's size or with a numerically zero singular value (whose
+    direction is round-off), so the start is the same on every machine."""
     factors = []
     for mode, size in enumerate(kernel.shape):
-        u = _leading_vectors(_unfold(kernel, mode), rank, complete=False)
+        u, s, _ = np.linalg.svd(_unfold(kernel, mode), full_matrices=False)
+        real = int(np.sum(s > NULL_SINGULAR_VALUE * s[0])) if s.size and s[0] > 0 else 0
+        u = _sign_fix(u[:, :min(rank, real)])
         if rank > u.shape[1]:
             extra = rng.standard_normal((size, rank - u.shape[1]))
             extra /= np.linalg.norm(extra, axis=0)
