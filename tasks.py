@@ -145,13 +145,16 @@ def notebooks(args: list[str]) -> None:
     Timing cells (tagged ``nbval-ignore-output``) print numbers that belong to the machine and
     the moment, so re-running them would only churn the diff (the build measures afresh for the
     pages). When no code cell of a notebook differs from the last commit, its timing cells keep
-    their stored outputs; when any does, or with ``--timings``, every cell is measured anew.
+    their stored outputs; when any does, or with ``--timings``, every cell is measured anew. A
+    figure that shows the same picture as the stored one keeps its stored bytes
+    (:func:`keep_same_pictures`).
     """
     ensure_venv()
     refresh = "--timings" in args
     args = [a for a in args if a != "--timings"]
     paths = [Path(a) for a in args] or sorted((ROOT / "book").glob("[0-9]*.ipynb"))
     for nb in paths:
+        before = json.loads((ROOT / nb).read_text())
         kept = {} if refresh else _unchanged_timing_cells(ROOT / nb)
         run(
             tool("jupyter"), "nbconvert", "--to", "notebook", "--execute", "--inplace",
@@ -161,6 +164,45 @@ def notebooks(args: list[str]) -> None:
             nb,
         )
         normalise_notebook(ROOT / nb, kept)
+        keep_same_pictures(ROOT / nb, before)
+
+
+def keep_same_pictures(path: Path, before: dict) -> None:
+    """Give back a figure its stored PNG where the new one shows the same picture.
+
+    Round-off differs between processors, and where a figure's data are at its level (a curve
+    near a floor, a value on a colour boundary), antialiasing shifts a few pixels by a few
+    levels: the picture is the same, the bytes are not (``scripts/same_pictures.py`` decides).
+    Only outputs of cells whose source is unchanged are compared.
+    """
+    nb = json.loads(path.read_text())
+    old_cells = {c.get("id"): c for c in before.get("cells", []) if c.get("id")}
+    slots = []
+    for cell in nb.get("cells", []):
+        old = old_cells.get(cell.get("id"))
+        if old is None or _joined(old.get("source")) != _joined(cell.get("source")):
+            continue
+        outs, old_outs = cell.get("outputs", []), old.get("outputs", [])
+        if len(outs) != len(old_outs):
+            continue
+        for out, old_out in zip(outs, old_outs, strict=True):
+            new_png = out.get("data", {}).get("image/png")
+            old_png = old_out.get("data", {}).get("image/png")
+            if new_png and old_png and new_png != old_png:
+                slots.append((out, old_png, new_png))
+    if not slots:
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump([[old_png, new_png] for _, old_png, new_png in slots], fh)
+    try:
+        shown = subprocess.run([PY, ROOT / "scripts" / "same_pictures.py", fh.name],
+                               capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(fh.name)
+    for (out, old_png, _), same in zip(slots, json.loads(shown), strict=True):
+        if same:
+            out["data"]["image/png"] = old_png
+    path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def _code_cells(nb: dict) -> list[tuple[str, str]]:

@@ -64,3 +64,53 @@ def test_a_committed_chapter_keeps_its_timing_cells():
     stored = [c["id"] for c in json.loads(chapter.read_text())["cells"]
               if tasks.TIMING_TAG in c["metadata"].get("tags", [])]
     assert stored and sorted(tasks._unchanged_timing_cells(chapter)) == sorted(stored)
+
+
+def _png(noise: float = 0.0, shift: float = 0.0) -> str:
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    x = np.linspace(0, 1, 50)
+    fig, ax = plt.subplots(figsize=(3, 2), dpi=80)
+    ax.semilogy(x, np.exp(-20 * x) * (1 + noise * np.sin(7 * x)) + 1e-9, lw=1)
+    ax.plot(x, 1e-3 * (1 + shift) * np.ones_like(x))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def test_same_picture_allows_antialiasing_noise_only():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from same_pictures import same_picture
+
+    base = _png()
+    assert same_picture(base, base)
+    assert same_picture(base, _png(noise=1e-4))  # round-off-size change of the data
+    assert not same_picture(base, _png(shift=2.0))  # a line moved: another picture
+
+
+def test_notebooks_keep_a_figure_that_shows_the_same_picture(tmp_path):
+    def nb(png: str, source: str = "plot()") -> dict:
+        cell = {"cell_type": "code", "id": "f1", "metadata": {}, "execution_count": 1,
+                "source": [source],
+                "outputs": [{"output_type": "display_data", "metadata": {},
+                             "data": {"image/png": png, "text/plain": ["<Figure>"]}}]}
+        return _nb([cell])
+
+    base, noisy, moved = _png(), _png(noise=1e-4), _png(shift=2.0)
+    path = tmp_path / "nb.ipynb"
+    for new, source, expect in [(noisy, "plot()", base), (moved, "plot()", moved),
+                                (noisy, "plot(2)", noisy)]:
+        path.write_text(json.dumps(nb(new, source)))
+        tasks.keep_same_pictures(path, nb(base))
+        png = json.loads(path.read_text())["cells"][0]["outputs"][0]["data"]["image/png"]
+        assert png == expect
