@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Project tasks that need nothing but python3: build the book, run the tests, re-execute notebooks.
 
-    python3 tasks.py book        # venv + pinned lock, execute every notebook, strict HTML build
+    python3 tasks.py book        # venv + pinned lock, execute every notebook, strict HTML build,
+                                 # student edition, PDF handout (where Chromium is installed)
     python3 tasks.py test        # venv + pinned lock, then the whole test suite
     python3 tasks.py notebooks   # re-execute every notebook in place, outputs stored reproducibly
                                  # (unchanged timing cells keep theirs; --timings: anew)
@@ -84,6 +85,11 @@ def build_html() -> None:
 def book(_args: list[str]) -> None:
     build_html()
     editions("student", "--out", ROOT / "_build" / "student", "--html", ROOT / "_build" / "html")
+    # The PDF handout too, where Chromium is installed (the tests then check it, not rebuild it).
+    if shutil.which("chromium") or shutil.which("chromium-browser"):
+        run(PY, str(ROOT / "scripts" / "build_pdf.py"))
+    else:
+        print("No Chromium on PATH: the PDF handout was not made (python3 tasks.py pdf makes it).")
 
 
 def editions(kind: str, *args: str | os.PathLike) -> None:
