@@ -266,12 +266,23 @@ def plot_toeplitz(matrix: object, ax: Axes | None = None, *, annotate: bool | No
 # --- chapter 3: singular values, rank-r approximations, truncation on an image ----------------
 
 
+def _snap(a: np.ndarray, scale: float) -> np.ndarray:
+    """``a`` rounded to a multiple of ``1e-12 * scale`` (and ``-0`` made ``0``).
+
+    Round-off differs between processors; snapped, the values of a figure (an exact rank's
+    difference, a flat region, a value on a colour boundary) draw the same pixels everywhere.
+    """
+    step = 1e-12 * scale
+    return np.round(a / step) * step + 0.0
+
+
 def _shared_heatmap(ax: Axes, arr: np.ndarray, limit: float, *, annotate: bool,
                     fmt: str | None = None, title: str | None = None,
                     fontsize: float | None = None) -> None:
     """A signed heat map with colour limits ``(-limit, limit)`` shared with other panels;
-    rounding noise (below ``1e-12 * limit``) is shown as 0."""
-    arr = np.where(np.abs(arr) < 1e-12 * limit, 0.0, arr)
+    values are snapped to a grid of ``1e-12 * limit`` (:func:`_snap`), so rounding noise is 0."""
+    limit = float(f"{limit:.12g}")
+    arr = _snap(arr, limit)
     plot_matrix(arr, ax, annotate=annotate, title=title, xlabel="column j", ylabel="row i",
                 cmap=SIGNED_CMAP, fmt=fmt, one_based=True, limits=(-limit, limit),
                 fontsize=fontsize)
@@ -326,12 +337,6 @@ def plot_rank_approximations(
     return fig
 
 
-def _snap(a: np.ndarray, scale: float) -> np.ndarray:
-    """``a`` rounded to a multiple of ``1e-12 * scale`` (and ``-0`` made ``0``)."""
-    step = 1e-12 * scale
-    return np.round(a / step) * step + 0.0
-
-
 @styled
 def plot_rank_outputs(
     reference: object,
@@ -371,8 +376,6 @@ def plot_rank_outputs(
                              f"received {o.shape}")
     klim = float(max(np.max(np.abs(k)) for k in ks)) or 1.0
     scale = max(1.0, float(np.max(np.abs(ref))))
-    # Round-off differs between processors: snap every drawn value to a grid of 1e-12 * scale,
-    # so that noise (an exact rank's difference, a flat region's output) draws the same pixels.
     ref, outs = _snap(ref, scale), [_snap(o, scale) for o in outs]
     lo = float(min(ref.min(), *(o.min() for o in outs)))
     hi = float(max(ref.max(), *(o.max() for o in outs)))
