@@ -85,10 +85,18 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
             # deadlock a child that takes a lock another thread held; the runs take none.
             warnings.simplefilter("ignore", DeprecationWarning)
             pool = multiprocessing.get_context("fork").Pool(workers, _start_worker)
-        with pool:
+        # The pool is closed and joined, never terminated: Pool.terminate can hang while its
+        # workers are still busy, so the caller waits for them even when its own run fails.
+        try:
             pending = pool.map_async(_run, range(1, len(items)), chunksize=1)
-            first = fn(items[0])
+            try:
+                first = fn(items[0])
+            finally:
+                pending.wait()
             outcomes = pending.get()
+        finally:
+            pool.close()
+            pool.join()
     finally:
         _task = None
     results = [first]

@@ -32,8 +32,8 @@ def test_a_lambda_sees_the_callers_memory():
 def test_runs_use_other_processes_where_the_platform_forks():
     pids = parallel_map(lambda _: os.getpid(), range(3))
     assert pids[0] == os.getpid()  # the first run stays in the caller
-    if processes(3) > 1:
-        assert len(set(pids)) == 3
+    if processes(3) > 1:  # the others go to the pool's workers (one may take both)
+        assert os.getpid() not in pids[1:]
 
 
 def test_warnings_of_every_run_reach_the_caller_in_order():
